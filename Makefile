@@ -1,0 +1,53 @@
+# One entry point for everything. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export UV_PYTHON_DOWNLOADS := never
+UV := .tools/bin/uv
+PY := .venv/bin/python
+RUN := .venv/bin
+
+.PHONY: help env lock lint format typecheck test test-unit test-fast run token schemas asyncapi bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
+
+env: ## Create/refresh .venv from requirements.lock (installs uv privately if needed)
+	@scripts/bootstrap.sh
+
+lock: ## Re-resolve dependencies and rewrite requirements.lock
+	@[ -x $(UV) ] || scripts/bootstrap.sh
+	$(UV) lock --python python3
+	$(UV) export --frozen --all-packages --all-groups --no-emit-project --quiet > requirements.lock
+
+lint: env ## ruff lint + format check
+	$(RUN)/ruff check .
+	$(RUN)/ruff format --check .
+
+format: env ## Apply ruff fixes and formatting
+	$(RUN)/ruff check --fix .
+	$(RUN)/ruff format .
+
+typecheck: env ## Strict mypy on libs and services
+	$(RUN)/mypy libs/*/src services/*/src
+
+test: env lint typecheck ## THE test command: lint, types, then every test (starts its own servers)
+	$(RUN)/pytest
+
+test-unit: env ## Tests that need no servers
+	$(RUN)/pytest -m "not integration and not e2e"
+
+run: env ## Run the whole system locally (PostgreSQL, Kafka-protocol broker, every service); Ctrl-C stops it
+	$(PY) -m calsync_localinfra.stack
+
+token: env ## Mint a development bearer token: make token TENANT=<uuid> USER=<uuid> [ADMIN=1]
+	$(PY) -m crm_api.devtoken --tenant "$(TENANT)" --user "$(USER)" $(if $(ADMIN),--admin,)
+
+schemas: env ## Regenerate the committed JSON Schemas and AsyncAPI documents
+	$(PY) -m calsync_contracts.schema_export libs/contracts/schemas
+	$(PY) -m calsync_platform.asyncapi_export docs/asyncapi
+
+bench: env ## Run the benchmarks (they print figures)
+	$(PY) -m bench.outbox
+
+clean: ## Remove environments and caches
+	rm -rf .venv .tools .var .mypy_cache .ruff_cache .pytest_cache

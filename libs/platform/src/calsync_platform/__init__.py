@@ -1,0 +1,1 @@
+"""calsync_platform."""
