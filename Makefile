@@ -5,6 +5,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := .tools/bin/uv
 PY := .venv/bin/python
 RUN := .venv/bin
+PACKAGES := calsync_contracts calsync_platform calsync_localinfra crm_api sync_caldav sync_google sync_exchange notifier
 
 .PHONY: help env lock lint format typecheck test test-unit test-fast run token schemas asyncapi bench clean
 
@@ -28,7 +29,7 @@ format: env ## Apply ruff fixes and formatting
 	$(RUN)/ruff format .
 
 typecheck: env ## Strict mypy on libs and services
-	$(RUN)/mypy libs/*/src services/*/src
+	$(RUN)/mypy $(foreach p,$(PACKAGES),-p $(p))
 
 test: env lint typecheck ## THE test command: lint, types, then every test (starts its own servers)
 	$(RUN)/pytest
