@@ -1,1 +1,1 @@
-"""sync_caldav."""
+"""sync-caldav: two-way sync between CRM meetings and caldav calendars."""

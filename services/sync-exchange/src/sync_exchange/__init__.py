@@ -1,1 +1,1 @@
-"""sync_exchange."""
+"""sync-exchange: two-way sync between CRM meetings and exchange calendars."""

@@ -1,1 +1,1 @@
-"""sync_google."""
+"""sync-google: two-way sync between CRM meetings and google calendars."""

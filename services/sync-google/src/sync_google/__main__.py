@@ -1,0 +1,9 @@
+"""`python -m sync_google`: serve the service on HTTP_PORT."""
+
+from calsync_platform.service_app import serve
+from calsync_platform.settings import ServiceSettings
+
+from sync_google.app import create_app
+
+settings = ServiceSettings()
+serve(create_app(settings), settings)
