@@ -2,6 +2,8 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
 import pytest
+from pydantic import ValidationError
+
 from calsync_contracts import Origin, Provider, Topic, partition_key, topic_of
 from calsync_contracts.events import (
     ConnectionChange,
@@ -18,7 +20,6 @@ from calsync_contracts.events import (
 )
 from calsync_contracts.meeting import AllDaySpan, MeetingSnapshot, TimedSpan
 from calsync_contracts.topics import all_topic_specs, dead_letter_topic
-from pydantic import ValidationError
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

@@ -17,22 +17,29 @@ from calsync_contracts.events import (
 )
 from calsync_contracts.topics import Topic
 
+_TOPIC_BY_TYPE: dict[type[Envelope], Topic] = {
+    MeetingCreated: Topic.MEETING_EVENTS,
+    MeetingUpdated: Topic.MEETING_EVENTS,
+    MeetingDeleted: Topic.MEETING_EVENTS,
+    ProviderChangeObserved: Topic.PROVIDER_CHANGES,
+    SyncRequested: Topic.SYNC_REQUESTS,
+    ConnectionChanged: Topic.CONNECTION_CHANGES,
+    ConnectionStatusChanged: Topic.CONNECTION_STATUS,
+    InvitationRequested: Topic.INVITATIONS,
+    InvitationSent: Topic.INVITATIONS,
+    InvitationFailed: Topic.INVITATIONS,
+}
+
+
+def topic_of_type(event_type: type[Envelope]) -> Topic:
+    try:
+        return _TOPIC_BY_TYPE[event_type]
+    except KeyError:
+        raise TypeError(f"no topic for event type {event_type.__name__}") from None
+
 
 def topic_of(event: Envelope) -> Topic:
-    match event:
-        case MeetingCreated() | MeetingUpdated() | MeetingDeleted():
-            return Topic.MEETING_EVENTS
-        case ProviderChangeObserved():
-            return Topic.PROVIDER_CHANGES
-        case SyncRequested():
-            return Topic.SYNC_REQUESTS
-        case ConnectionChanged():
-            return Topic.CONNECTION_CHANGES
-        case ConnectionStatusChanged():
-            return Topic.CONNECTION_STATUS
-        case InvitationRequested() | InvitationSent() | InvitationFailed():
-            return Topic.INVITATIONS
-    raise TypeError(f"no topic for event type {type(event).__name__}")
+    return topic_of_type(type(event))
 
 
 def partition_key(event: Envelope) -> bytes:

@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from calsync_contracts import dead_letter_topic
 from faststream import AckPolicy, BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
@@ -27,6 +26,7 @@ from faststream.message import StreamMessage
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import ValidationError
 
+from calsync_contracts import dead_letter_topic
 from calsync_platform.logs import bind_correlation, get_logger
 from calsync_platform.settings import ServiceSettings
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from calsync_contracts import Envelope, partition_key, topic_of
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -30,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calsync_contracts import Envelope, partition_key, topic_of
 from calsync_platform.telemetry import inject_trace_headers
 
 NOTIFY_CHANNEL = "calsync_outbox"

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from faststream.asgi import AsgiFastStream
+from faststream.kafka import KafkaBroker
+
 from calsync_contracts import Origin, Provider, Topic
 from calsync_contracts.events import (
     ConnectionState,
@@ -14,12 +17,9 @@ from calsync_contracts.events import (
     ConnectionStatusChanged,
     SyncRequested,
 )
-from faststream.asgi import AsgiFastStream
-from faststream.kafka import KafkaBroker
-
 from calsync_platform.kafka import make_broker, subscriber_options
 from calsync_platform.logs import get_logger
-from calsync_platform.publishing import publish_event
+from calsync_platform.publishing import declare_publisher, publish_event
 from calsync_platform.service_app import build_service_app
 from calsync_platform.settings import ServiceSettings
 
@@ -42,12 +42,14 @@ def status_for(request: SyncRequested, provider: Provider) -> ConnectionStatusCh
 
 
 def register_sync_request_handler(broker: KafkaBroker, provider: Provider, group: str) -> None:
+    status_publisher = declare_publisher(broker, ConnectionStatusChanged)
+
     @broker.subscriber(Topic.SYNC_REQUESTS, **subscriber_options(group))  # type: ignore[untyped-decorator]
     async def on_sync_requested(request: SyncRequested) -> None:
         if request.payload.provider is not provider:
             return
         log.info("sync requested", connection_id=str(request.payload.connection_id))
-        await publish_event(broker, status_for(request, provider))
+        await publish_event(status_publisher, status_for(request, provider))
 
 
 def build_skeleton_sync_service(
