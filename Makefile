@@ -45,7 +45,7 @@ token: env ## Mint a development bearer token: make token TENANT=<uuid> USER=<uu
 
 schemas: env ## Regenerate the committed JSON Schemas and AsyncAPI documents
 	$(PY) -m calsync_contracts.schema_export libs/contracts/schemas
-	$(PY) -m calsync_platform.asyncapi_export docs/asyncapi
+	$(PY) scripts/export_asyncapi.py docs/asyncapi
 
 bench: env ## Run the benchmarks (they print figures)
 	$(PY) -m bench.outbox

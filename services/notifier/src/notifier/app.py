@@ -3,16 +3,16 @@ until then it runs its broker connection and health endpoints only."""
 
 from __future__ import annotations
 
-from calsync_platform.kafka import make_broker
-from calsync_platform.service_app import build_service_app, init_process
-from calsync_platform.settings import ServiceSettings
 from faststream.asgi import AsgiFastStream
+
+from calsync_platform.kafka import make_broker
+from calsync_platform.service_app import build_service_app
+from calsync_platform.settings import ServiceSettings
 
 SERVICE_NAME = "notifier"
 
 
 def create_app(settings: ServiceSettings | None = None) -> AsgiFastStream:
     settings = settings or ServiceSettings()
-    init_process(settings, SERVICE_NAME)
     broker = make_broker(settings, SERVICE_NAME)
     return build_service_app(broker, SERVICE_NAME, "Meeting invitations (iCalendar over SMTP).")
