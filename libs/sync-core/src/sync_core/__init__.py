@@ -1,0 +1,1 @@
+"""Provider-neutral sync logic with no Kafka, HTTP or SQL inside."""
