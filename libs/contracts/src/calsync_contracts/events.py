@@ -123,6 +123,13 @@ class ProviderChange(Frozen):
         default=None, description="CRM id found embedded in the provider item, if any."
     )
     version_tag: str | None = Field(default=None, description="ETag / changeKey of this version.")
+    base_version: int | None = Field(
+        default=None,
+        description=(
+            "The CRM meeting version this provider item was last synced from (the merge base); "
+            "None when the item was never linked."
+        ),
+    )
     fields: ProviderEventFields | None = Field(default=None, description="None when deleted.")
     initial_import: bool = Field(
         default=False, description="Seen during a first or full sync: never send invitations."
