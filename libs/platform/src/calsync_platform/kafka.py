@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from json import JSONDecodeError
 from typing import Any
 
 from faststream import AckPolicy, BaseMiddleware
@@ -101,7 +102,12 @@ def retry_then_dead_letter(sink: DeadLetterSink) -> Callable[..., BaseMiddleware
                 attempt += 1
                 try:
                     return await call_next(msg)
-                except (PoisonMessage, ValidationError, UnicodeDecodeError, ValueError) as error:
+                except (
+                    PoisonMessage,
+                    ValidationError,
+                    UnicodeDecodeError,
+                    JSONDecodeError,
+                ) as error:
                     await sink.send(msg, error, attempt)
                     return None
                 except Exception as error:

@@ -24,6 +24,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from opentelemetry import trace
 
 from calsync_platform.logs import get_logger
@@ -89,8 +90,11 @@ class OutboxRelay:
         while not self._stopped.is_set():
             try:
                 await self._lead_and_relay()
-            except (OSError, asyncpg.PostgresError) as error:
-                log.warning("outbox relay lost its database connection", error=str(error))
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError) as error:
+                # InterfaceError: asyncpg's "connection is closed" after the server dropped the
+                # session; KafkaError: Kafka unreachable or a send failed. Both are outages to
+                # outlive (unmarked rows are republished), not reasons for the relay to die.
+                log.warning("outbox relay lost its database or Kafka connection", error=str(error))
                 await self._sleep(self._config.leader_retry_s)
 
     def stop(self) -> None:
@@ -99,18 +103,18 @@ class OutboxRelay:
 
     async def _lead_and_relay(self) -> None:
         connection: asyncpg.Connection = await asyncpg.connect(self._config.dsn)
-        await connection.set_type_codec(
-            "jsonb", encoder=_json_dumps, decoder=_json_loads, schema="pg_catalog"
-        )
         try:
+            await connection.set_type_codec(
+                "jsonb", encoder=_json_dumps, decoder=_json_loads, schema="pg_catalog"
+            )
             while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
                 if await self._sleep(self._config.leader_retry_s):
                     return
             log.info("outbox relay is the leader")
             await connection.add_listener(NOTIFY_CHANNEL, self._on_notify)
             producer = self._producer()
-            await producer.start()
             try:
+                await producer.start()  # inside the try: a failed start is stopped (closed) too
                 await self._relay_loop(connection, producer)
             finally:
                 await producer.stop()
