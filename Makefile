@@ -38,7 +38,7 @@ test-unit: env ## Tests that need no servers
 	$(RUN)/pytest -m "not integration and not e2e"
 
 run: env ## Run the whole system locally (PostgreSQL, Kafka-protocol broker, every service); Ctrl-C stops it
-	$(PY) -m calsync_localinfra.stack
+	$(PY) scripts/run_stack.py
 
 token: env ## Mint a development bearer token: make token TENANT=<uuid> USER=<uuid> [ADMIN=1]
 	$(PY) -m crm_api.devtoken --tenant "$(TENANT)" --user "$(USER)" $(if $(ADMIN),--admin,)

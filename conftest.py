@@ -1,0 +1,86 @@
+"""Fixtures shared by the whole repository: the real servers integration tests run against.
+
+Each server starts once per test session, on a free port, the first time a test asks for it
+(a run of unit tests starts nothing), and stops when the session ends:
+
+- ``local_postgres``: a ``LocalPostgres`` (PostgreSQL 18, fsync off). Do not use its
+  ``postgres`` database for test data; take a database of your own:
+- ``fresh_database``: the ``postgresql+asyncpg://`` URL of a new empty database for one test,
+  dropped afterwards; ``module_database``: the same, shared by one test module;
+  ``new_database``: a factory, ``new_database(name=None) -> LocalPostgresDatabase`` (``.dsn``,
+  ``.async_url``), for any other scope.
+- ``local_kafka``: a ``LocalKafka`` (Tansu) with every topic of ``all_topic_specs()`` created.
+  Producers must pass ``enable_idempotence=False``; see ``calsync_localinfra.kafka``.
+
+Tests that use these fixtures are marked ``integration`` automatically, so
+``pytest -m "not integration"`` never starts a server.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from calsync_contracts.topics import all_topic_specs
+from calsync_localinfra import LocalKafka, LocalPostgres, LocalPostgresDatabase
+
+_SERVER_FIXTURES = frozenset(
+    {"local_postgres", "local_kafka", "fresh_database", "module_database", "new_database"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def local_servers_dir() -> Iterator[Path]:
+    """Data and logs of the session's servers. Not pytest's ``tmp_path_factory``: its base
+    directory is private to the user running pytest, and as root PostgreSQL runs as another
+    account that must reach its data directory."""
+    path = Path(tempfile.mkdtemp(prefix="calsync-test-servers-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def local_postgres(local_servers_dir: Path) -> Iterator[LocalPostgres]:
+    with LocalPostgres(local_servers_dir / "postgres", durable=False) as postgres:
+        yield postgres
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def local_kafka(local_servers_dir: Path) -> AsyncIterator[LocalKafka]:
+    with LocalKafka(local_servers_dir / "kafka") as kafka:
+        await kafka.create_topics(all_topic_specs())
+        yield kafka
+
+
+@pytest.fixture(scope="session")
+def new_database(local_postgres: LocalPostgres) -> Callable[..., LocalPostgresDatabase]:
+    """``new_database(name=None)`` creates an empty database (unique name by default); the
+    caller may drop it with ``local_postgres.drop_database(name)``."""
+    return local_postgres.create_database
+
+
+@pytest.fixture
+def fresh_database(local_postgres: LocalPostgres) -> Iterator[str]:
+    """Async URL of a new empty database for this test; dropped afterwards."""
+    database = local_postgres.create_database()
+    yield database.async_url
+    local_postgres.drop_database(database.name)
+
+
+@pytest.fixture(scope="module")
+def module_database(local_postgres: LocalPostgres) -> Iterator[str]:
+    """Async URL of a new empty database shared by the tests of one module; dropped after."""
+    database = local_postgres.create_database()
+    yield database.async_url
+    local_postgres.drop_database(database.name)

@@ -1,0 +1,342 @@
+"""`make run`: the whole system on this machine, with one command; Ctrl-C stops it.
+
+1. PostgreSQL (data kept in ``.var/postgres`` between runs) unless ``DATABASE_URL`` is set;
+2. the Kafka-protocol broker (Tansu, in memory) unless ``KAFKA_BOOTSTRAP_SERVERS`` is set, and
+   every topic of ``all_topic_specs()`` (created on an external broker too: auto-creation would
+   get the partition counts wrong);
+3. crm-api's migrations, then its demo data (``crm_api.seed`` prints the tenant, users and a
+   bearer token);
+4. every service as a child process, on ports 8000-8004 when free; waits for each ``/readyz``.
+
+Then it runs until Ctrl-C (or SIGTERM) and stops the services, then the broker, then the
+database. A service that dies on its own stops the stack with exit code 1.
+
+Dev secrets (``JWT_SECRET``, ``SECRETS_KEY``) are generated once into ``.var/dev-secrets.json``
+so tokens and encrypted connection secrets survive restarts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from calsync_contracts.topics import all_topic_specs
+from calsync_localinfra import (
+    ChildSpec,
+    LocalKafka,
+    LocalPostgres,
+    StopRequested,
+    Supervisor,
+    create_topics,
+    preferred_or_free_port,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+VAR = ROOT / ".var"
+DATABASE_NAME = "calsync"
+READY_TIMEOUT_S = 120.0  # a Tansu consumer-group join alone takes ~5 s per group
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str
+    module: str
+    preferred_port: int
+    needs_database: bool = False
+
+
+SERVICES = (
+    Service("crm-api", "crm_api", 8000, needs_database=True),
+    Service("sync-caldav", "sync_caldav", 8001),
+    Service("sync-google", "sync_google", 8002),
+    Service("sync-exchange", "sync_exchange", 8003),
+    Service("notifier", "notifier", 8004),
+)
+CRM_TOOLS = ("crm_api.migrate", "crm_api.seed")
+ENV_HINT = ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_IDEMPOTENT_PRODUCER", "ENVIRONMENT")
+
+
+class StackError(Exception):
+    """A start-up step failed; the message says which and why."""
+
+
+def main() -> int:
+    args = parse_args()
+    services = [s for s in SERVICES if s.name not in args.skip and not args.infra_only]
+    missing = missing_modules(services)
+    if missing:
+        banner(
+            "cannot start: these modules do not exist (yet?)",
+            [f"python -m {m}" for m in missing] + ["", "use --skip NAME to run without one"],
+        )
+        return 2
+
+    supervisor = CONSOLE
+    supervisor.install_signal_handlers()
+    postgres = None if os.environ.get("DATABASE_URL") else LocalPostgres(VAR / "postgres")
+    kafka = None if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else LocalKafka(VAR / "kafka")
+    try:
+        database_url = start_postgres(postgres)
+        bootstrap = start_kafka(kafka)
+        common = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "ENVIRONMENT": "dev",
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+            "PYTHONUNBUFFERED": "1",  # children's lines reach the console as they are written
+        }
+        if kafka is not None:
+            common |= kafka.env()  # our Tansu cannot do idempotent producers (ADR 4)
+        crm_env = common | {"DATABASE_URL": database_url, **dev_secrets(VAR / "dev-secrets.json")}
+
+        if any(s.needs_database for s in services):
+            run_tool("crm_api.migrate", crm_env)
+            say("demo data (crm_api.seed):")
+            CONSOLE.print(run_tool("crm_api.seed", crm_env, capture=True).rstrip())
+
+        ports = start_services(supervisor, services, common, crm_env)
+        wait_until_ready(supervisor, ports)
+        print_urls(ports, postgres, bootstrap, kafka)
+        if len(services) < len(SERVICES):
+            hint = {"DATABASE_URL": database_url, **{k: common[k] for k in ENV_HINT if k in common}}
+            say(
+                "to run a skipped service yourself (JWT_SECRET/SECRETS_KEY: .var/dev-secrets.json):"
+            )
+            say("  " + " ".join(f"{k}={v}" for k, v in hint.items()) + " python -m <module>")
+
+        dead = supervisor.watch()
+        banner(
+            f"{dead.name} DIED ({describe_exit(dead.returncode)}); stopping everything",
+            ["its last output:", *dead.tail()[-15:]],
+        )
+        return 1
+    except StopRequested as stop:
+        say(f"{stop} received: stopping (press Ctrl-C again to kill at once)")
+        return 0
+    except (StackError, RuntimeError) as error:
+        banner("start-up failed", str(error).splitlines())
+        return 1
+    finally:
+        codes = supervisor.stop_all()
+        if codes:
+            say(
+                "services stopped: "
+                + ", ".join(f"{n} ({exit_status(c)})" for n, c in codes.items())
+            )
+        if kafka is not None and kafka.running:
+            kafka.stop()
+            say("broker stopped")
+        if postgres is not None and postgres.running:
+            postgres.stop()
+            say("PostgreSQL stopped")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=[s.name for s in SERVICES],
+        help="do not start this service (repeatable), e.g. to run it from an IDE",
+    )
+    parser.add_argument(
+        "--infra-only",
+        action="store_true",
+        help="start PostgreSQL and the broker only (no migrations, no services)",
+    )
+    return parser.parse_args()
+
+
+def missing_modules(services: list[Service]) -> list[str]:
+    """Modules we would run that are not importable: better one clear message up front than a
+    traceback from a child half-way through start-up."""
+    wanted = [f"{s.module}.__main__" for s in services]
+    if any(s.needs_database for s in services):
+        wanted += CRM_TOOLS
+    missing = []
+    for module in wanted:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:  # the parent package itself is missing
+            found = False
+        if not found:
+            missing.append(module.removesuffix(".__main__"))
+    return missing
+
+
+def start_postgres(postgres: LocalPostgres | None) -> str:
+    """Start our PostgreSQL and its ``calsync`` database, or take ``DATABASE_URL`` (made an
+    asyncpg URL, which is what crm-api wants)."""
+    if postgres is None:
+        say("using PostgreSQL from DATABASE_URL")
+        url = os.environ["DATABASE_URL"]
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                url = "postgresql+asyncpg://" + url.removeprefix(prefix)
+        return url
+    started = time.monotonic()
+    postgres.start()
+    database = postgres.create_database(DATABASE_NAME, exist_ok=True)
+    say(f"PostgreSQL ready on port {postgres.port} in {time.monotonic() - started:.1f}s")
+    return database.async_url
+
+
+def start_kafka(kafka: LocalKafka | None) -> str:
+    """Start our Tansu, or take ``KAFKA_BOOTSTRAP_SERVERS``; create the topics on either."""
+    if kafka is None:
+        bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+        say(f"using the Kafka cluster at {bootstrap}")
+    else:
+        bootstrap = kafka.start().bootstrap_servers
+    try:
+        asyncio.run(create_topics(bootstrap, all_topic_specs()))
+    except Exception as error:
+        raise StackError(f"could not create the topics on {bootstrap}: {error!r}") from error
+    say(f"broker ready at {bootstrap} with {len(all_topic_specs())} topics")
+    return bootstrap
+
+
+def dev_secrets(path: Path) -> dict[str, str]:
+    """The dev JWT secret and Fernet key, generated on the first run and then reused."""
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+        if {"JWT_SECRET", "SECRETS_KEY"} <= stored.keys():
+            return stored
+    from cryptography.fernet import Fernet
+
+    created = {
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "SECRETS_KEY": Fernet.generate_key().decode(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(created, indent=2) + "\n")
+    say(f"generated development secrets in {path.relative_to(ROOT)}")
+    return created
+
+
+def run_tool(module: str, env: dict[str, str], *, capture: bool = False) -> str:
+    """Run ``python -m module`` to completion; its stderr goes to the console."""
+    say(f"running python -m {module}")
+    result = subprocess.run(  # noqa: S603 - our interpreter and our module
+        [sys.executable, "-m", module],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE if capture else None,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StackError(f"python -m {module} failed with exit code {result.returncode}")
+    return result.stdout or ""
+
+
+def start_services(
+    supervisor: Supervisor,
+    services: list[Service],
+    common: dict[str, str],
+    crm_env: dict[str, str],
+) -> dict[str, int]:
+    ports: dict[str, int] = {}
+    for service in services:
+        port = preferred_or_free_port(service.preferred_port)
+        if port != service.preferred_port:
+            say(f"port {service.preferred_port} is busy: {service.name} gets {port}")
+        env = (crm_env if service.needs_database else common) | {"HTTP_PORT": str(port)}
+        argv = [sys.executable, "-m", service.module]
+        supervisor.start(ChildSpec(service.name, argv, env=env, cwd=ROOT))
+        ports[service.name] = port
+    return ports
+
+
+def wait_until_ready(supervisor: Supervisor, ports: dict[str, int]) -> None:
+    """Poll every ``/readyz`` until each answers 2xx; a child that dies meanwhile fails fast."""
+    pending = dict(ports)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while pending:
+        dead = supervisor.exited()
+        if dead is not None:
+            how = describe_exit(dead.returncode)
+            last = "\n".join(dead.tail()[-15:])
+            raise StackError(f"{dead.name} exited during start-up ({how}); last output:\n{last}")
+        for name, port in list(pending.items()):
+            if http_ok(f"http://127.0.0.1:{port}/readyz"):
+                say(f"{name} is ready")
+                del pending[name]
+        if time.monotonic() > deadline:
+            raise StackError(f"not ready after {READY_TIMEOUT_S:.0f}s: {', '.join(pending)}")
+        time.sleep(0.25)
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - http://127.0.0.1
+            # 2xx: crm-api answers 200, the FastStream services' broker ping answers 204.
+            return bool(200 <= response.status < 300)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def print_urls(
+    ports: dict[str, int],
+    postgres: LocalPostgres | None,
+    bootstrap: str,
+    kafka: LocalKafka | None,
+) -> None:
+    lines = []
+    if "crm-api" in ports:
+        lines.append(f"API docs        http://127.0.0.1:{ports['crm-api']}/docs")
+    for name, port in ports.items():
+        lines.append(f"{name:<15} http://127.0.0.1:{port}  (health /healthz, ready /readyz)")
+    if postgres is not None:
+        lines.append(
+            f"PostgreSQL      {postgres.database(DATABASE_NAME).dsn}  (data .var/postgres)"
+        )
+    else:
+        lines.append("PostgreSQL      DATABASE_URL")
+    broker = "Tansu, in memory" if kafka is not None else "external"
+    lines.append(f"Kafka           {bootstrap}  ({broker})")
+    lines += ["", "Ctrl-C stops everything."]
+    banner("calsync is running", lines)
+
+
+CONSOLE = Supervisor(grace=15.0)
+"""Runs the services; also serialises our own console lines with theirs."""
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+
+
+def exit_status(code: int) -> str:
+    """After our stop: uvicorn re-raises the SIGTERM it handled, so -15 is a clean exit too."""
+    return "clean" if code in (0, -signal.SIGTERM, -signal.SIGINT) else describe_exit(code)
+
+
+def say(message: str) -> None:
+    CONSOLE.print(f"{'stack':<14} | {message}")
+
+
+def banner(title: str, lines: list[str]) -> None:
+    rule = "=" * 78
+    body = "\n".join(f"  {line}" for line in lines)
+    CONSOLE.print(f"\n{rule}\n  {title}\n{rule}\n{body}\n{rule}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
