@@ -141,6 +141,9 @@ def make_broker(
         request_timeout_ms=REQUEST_TIMEOUT_MS,
         acks="all",
         enable_idempotence=settings.kafka_idempotent_producer,
+        # Topics are provisioned with their partition counts (calsync_platform.topics_admin);
+        # a consumer must never create one on the fly with a single partition.
+        allow_auto_create_topics=False,
         middlewares=(telemetry, retry_then_dead_letter(sink)),
     )
     sink.broker = broker
