@@ -1,0 +1,1 @@
+"""I/O adapters: database tables and repositories, the secret box."""

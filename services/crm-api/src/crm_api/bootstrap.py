@@ -1,0 +1,80 @@
+"""Composition root: builds the app from settings, wires adapters into the routes, and runs the
+background services (outbox relay, Kafka consumers) for the app's lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
+
+from fastapi import APIRouter, FastAPI
+
+from crm_api.adapters.database import make_engine, make_session_factory
+from crm_api.adapters.secret_box import SecretBox
+from crm_api.bootstrap_state import AppState
+from crm_api.entrypoints.http import health, meetings
+from crm_api.entrypoints.http.errors import install_error_handlers
+from crm_api.settings import Settings
+
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    meetings.router,
+)
+
+
+class BackgroundService(Protocol):
+    async def run(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+BackgroundFactory = Callable[[AppState], list[BackgroundService]]
+
+
+def no_background(_: AppState) -> list[BackgroundService]:
+    return []
+
+
+def create_app(settings: Settings, background: BackgroundFactory | None = None) -> FastAPI:
+    """``background`` builds the services run beside the API; by default the outbox relay and
+    the Kafka consumers (``crm_api.messaging.runtime``). Tests of the HTTP layer alone pass
+    ``no_background``."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url, settings.db_pool_size)
+        state = AppState(
+            settings=settings,
+            sessions=make_session_factory(engine),
+            secrets=SecretBox(settings.secrets_key.get_secret_value()),
+        )
+        app.state.crm = state
+        services = (background or _default_background)(state)
+        tasks = [asyncio.create_task(service.run()) for service in services]
+        try:
+            yield
+        finally:
+            for service in services:
+                service.stop()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await engine.dispose()
+
+    app = FastAPI(
+        title="CRM API",
+        version="1.0.0",
+        description=(
+            "Meetings and configuration of the CRM, kept in two-way sync with users' Google, "
+            "Exchange and CalDAV calendars. Authenticate with a bearer token."
+        ),
+        lifespan=lifespan,
+    )
+    for router in ROUTERS:
+        app.include_router(router)
+    install_error_handlers(app)
+    return app
+
+
+def _default_background(state: AppState) -> list[BackgroundService]:
+    from crm_api.messaging.runtime import background_services
+
+    return background_services(state)

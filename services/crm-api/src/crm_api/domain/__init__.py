@@ -1,0 +1,1 @@
+"""Pure rules of the CRM's meetings: no I/O."""

@@ -1,0 +1,1 @@
+"""FastAPI routers and Kafka subscribers: they only translate."""

@@ -1,0 +1,1 @@
+"""HTTP entrypoints. Each module has a ``router``; ``ROUTERS`` in ``bootstrap`` lists them."""

@@ -1,0 +1,24 @@
+"""Maps service-layer errors to HTTP answers with FastAPI's error shape
+(``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``) so clients parse one format."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from crm_api.errors import CrmError, Invalid
+
+
+async def _crm_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, CrmError)
+    if isinstance(error, Invalid):
+        detail: object = [
+            {"loc": ["body", *error.loc], "msg": error.message, "type": "value_error"}
+        ]
+    else:
+        detail = str(error)
+    return JSONResponse({"detail": detail}, status_code=error.status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(CrmError, _crm_error)

@@ -1,0 +1,42 @@
+"""crm-api settings, read from the environment once at start-up (``Settings()``)."""
+
+from __future__ import annotations
+
+from cryptography.fernet import Fernet
+from pydantic import SecretStr, field_validator, model_validator
+
+from calsync_platform.settings import ServiceSettings, require_strong_secret
+
+
+class Settings(ServiceSettings):
+    database_url: str
+    """``postgresql+asyncpg://user@host:port/db``."""
+    jwt_secret: SecretStr
+    """HS256 key of the bearer tokens."""
+    secrets_key: SecretStr
+    """Fernet key encrypting connection secrets at rest (``Fernet.generate_key()``)."""
+    jwt_ttl_hours: int = 12
+    db_pool_size: int = 20
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_url(cls, value: str) -> str:
+        if value.startswith("postgresql://"):
+            value = value.replace("postgresql://", "postgresql+asyncpg://", 1)
+        if not value.startswith("postgresql+asyncpg://"):
+            raise ValueError("DATABASE_URL must be a postgresql:// or postgresql+asyncpg:// URL")
+        return value
+
+    @field_validator("secrets_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr) -> SecretStr:
+        try:
+            Fernet(value.get_secret_value())
+        except ValueError as error:
+            raise ValueError("SECRETS_KEY must be a Fernet key (Fernet.generate_key())") from error
+        return value
+
+    @model_validator(mode="after")
+    def _strong_secrets_in_production(self) -> Settings:
+        require_strong_secret("JWT_SECRET", self.jwt_secret.get_secret_value(), self.environment)
+        return self
