@@ -26,7 +26,7 @@ def _service_factories() -> dict[str, Callable[[], Any]]:
         "notifier": notifier,
     }
     try:
-        from crm_api.messaging import asyncapi_app as crm_api
+        from crm_api.messaging.runtime import asyncapi_app as crm_api
     except ImportError:  # crm-api's messaging module is optional until it exists
         return factories
     factories["crm-api"] = crm_api

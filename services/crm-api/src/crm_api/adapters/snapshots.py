@@ -8,6 +8,7 @@ from typing import Any
 from calsync_contracts.meeting import (
     AllDaySpan,
     MeetingSnapshot,
+    MeetingStatus,
     MeetingTime,
     Participant,
     Recurrence,
@@ -95,7 +96,7 @@ def meeting_snapshot(meeting: Meeting) -> MeetingSnapshot:
         description=meeting.description,
         time=meeting_time(meeting),
         private=meeting.private,
-        status=meeting.status,  # type: ignore[arg-type]  # validated by the model
+        status=MeetingStatus(meeting.status),
         participants=[participant(row) for row in meeting.participants],
         custom_fields=dict(meeting.custom_fields),
         recurrence=Recurrence.model_validate(recurrence) if recurrence else None,

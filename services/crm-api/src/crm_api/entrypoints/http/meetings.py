@@ -1,0 +1,97 @@
+"""/meetings: translate HTTP to the meeting commands and back."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+from pydantic import AwareDatetime
+
+from calsync_contracts.meeting import MeetingSnapshot
+from crm_api.adapters.snapshots import meeting_snapshot
+from crm_api.entrypoints.http.deps import CallerDep, SessionDep
+from crm_api.schemas.meetings import MeetingCreate, MeetingPage, MeetingPatch
+from crm_api.service_layer import meeting_commands, meetings
+
+router = APIRouter(prefix="/meetings", tags=["meetings"])
+
+IfMatch = Annotated[
+    str | None,
+    Header(description='Optimistic concurrency: the version you read, e.g. "3". 412 if stale.'),
+]
+
+
+def _etag(response: Response, snapshot: MeetingSnapshot) -> MeetingSnapshot:
+    response.headers["ETag"] = f'"{snapshot.version}"'
+    return snapshot
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Create a meeting")
+async def create_meeting(
+    body: MeetingCreate, caller: CallerDep, session: SessionDep, response: Response
+) -> MeetingSnapshot:
+    async with session.begin():
+        snapshot = await meeting_commands.create(session, caller, body)
+    response.headers["Location"] = f"/meetings/{snapshot.id}"
+    return _etag(response, snapshot)
+
+
+@router.get("", summary="List meetings with filters and paging")
+async def list_meetings(
+    caller: CallerDep,
+    session: SessionDep,
+    owner_user_id: uuid.UUID | None = None,
+    participant_id: Annotated[
+        uuid.UUID | None, Query(description="A user, person or organisation id")
+    ] = None,
+    meeting_type_id: uuid.UUID | None = None,
+    start: Annotated[AwareDatetime | None, Query(description="Overlapping from")] = None,
+    end: Annotated[AwareDatetime | None, Query(description="Overlapping until")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Text in subject or location")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=meetings.MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> MeetingPage:
+    window_end: datetime | None = end
+    f = meetings.MeetingFilter(owner_user_id, participant_id, meeting_type_id, window_end, start, q)
+    items, total = await meetings.list_meetings(session, caller.tenant_id, f, limit, offset)
+    return MeetingPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{meeting_id}", summary="Read a meeting")
+async def get_meeting(
+    meeting_id: uuid.UUID, caller: CallerDep, session: SessionDep, response: Response
+) -> MeetingSnapshot:
+    meeting = await meetings.get_meeting(session, caller.tenant_id, meeting_id)
+    return _etag(response, meeting_snapshot(meeting))
+
+
+@router.patch("/{meeting_id}", summary="Change a meeting (or one occurrence of a series)")
+async def patch_meeting(
+    meeting_id: uuid.UUID,
+    body: MeetingPatch,
+    caller: CallerDep,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> MeetingSnapshot:
+    async with session.begin():
+        snapshot = await meeting_commands.patch(session, caller, meeting_id, body, if_match)
+    return _etag(response, snapshot)
+
+
+@router.delete("/{meeting_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a meeting")
+async def delete_meeting(
+    meeting_id: uuid.UUID,
+    caller: CallerDep,
+    session: SessionDep,
+    if_match: IfMatch = None,
+    send_invitations: Annotated[
+        bool, Query(description="Send cancellations to the participants")
+    ] = False,
+) -> None:
+    async with session.begin():
+        await meeting_commands.delete(session, caller, meeting_id, if_match, send_invitations)

@@ -1,0 +1,92 @@
+"""Request and response bodies of /meetings. Unknown fields are refused (422 naming them)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from calsync_contracts.meeting import CustomValue, MeetingSnapshot, MeetingStatus
+
+Text = Annotated[str, Field(max_length=500)]
+LongText = Annotated[str, Field(max_length=20_000)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ParticipantIn(Strict):
+    kind: Literal["user", "person", "organisation", "external"]
+    id: uuid.UUID | None = Field(default=None, description="Required unless kind is external.")
+    email: Annotated[str, Field(max_length=320)] | None = Field(
+        default=None, description="For external attendees only."
+    )
+    name: Annotated[str, Field(max_length=200)] = ""
+
+
+class MeetingTimeIn(Strict):
+    all_day: bool = False
+    start: AwareDatetime | None = Field(default=None, description="Timed meetings: with offset.")
+    end: AwareDatetime | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None, description="IANA zone the meeting is planned in, e.g. Europe/Copenhagen."
+    )
+    start_date: date | None = Field(default=None, description="All-day meetings.")
+    end_date: date | None = Field(
+        default=None, description="All-day: EXCLUSIVE end date; defaults to the day after start."
+    )
+
+
+class MeetingCreate(MeetingTimeIn):
+    subject: Annotated[str, Field(min_length=1, max_length=500)]
+    location: Text = ""
+    description: LongText = ""
+    owner_user_id: uuid.UUID | None = Field(
+        default=None,
+        description=(
+            "Whose calendar holds the meeting (default: you). Another user's id books on their "
+            "behalf: the meeting goes to their calendar, not yours."
+        ),
+    )
+    meeting_type_id: uuid.UUID | None = None
+    private: bool = False
+    status: MeetingStatus = MeetingStatus.CONFIRMED
+    participants: Annotated[list[ParticipantIn], Field(max_length=500)] = []
+    custom_fields: dict[Annotated[str, Field(max_length=64)], CustomValue] = {}
+    send_invitations: bool = Field(
+        default=False, description="'Save and send invitations' (true) or 'save without sending'."
+    )
+    recurrence: Any = Field(
+        default=None,
+        description="Always refused: series are created in the user's own calendar program.",
+    )
+
+
+class MeetingPatch(Strict):
+    subject: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    location: Text | None = None
+    description: LongText | None = None
+    owner_user_id: uuid.UUID | None = None
+    meeting_type_id: uuid.UUID | None = None
+    all_day: bool | None = None
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    private: bool | None = None
+    status: MeetingStatus | None = None
+    participants: Annotated[list[ParticipantIn], Field(max_length=500)] | None = None
+    custom_fields: dict[Annotated[str, Field(max_length=64)], CustomValue] | None = None
+    send_invitations: bool = False
+    recurrence: Any = Field(default=None, description="Always refused (series are read-only).")
+
+
+class MeetingPage(BaseModel):
+    items: list[MeetingSnapshot]
+    total: int
+    limit: int
+    offset: int
