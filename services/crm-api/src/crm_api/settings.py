@@ -27,6 +27,14 @@ class Settings(ServiceSettings):
             raise ValueError("DATABASE_URL must be a postgresql:// or postgresql+asyncpg:// URL")
         return value
 
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        # RFC 7518 §3.2: an HS256 key must be at least 256 bits.
+        if len(value.get_secret_value().encode()) < 32:
+            raise ValueError("JWT_SECRET must be at least 32 bytes (RFC 7518 §3.2)")
+        return value
+
     @field_validator("secrets_key")
     @classmethod
     def _fernet_key(cls, value: SecretStr) -> SecretStr:
