@@ -31,7 +31,7 @@ async def outbox_rows(api) -> list[dict]:
 
 
 async def test_create_writes_meeting_and_its_event_in_one_transaction(api) -> None:
-    admin, user = await api.tenant()
+    _admin, user = await api.tenant()
     response = await api.client(user).post("/meetings", json=body(send_invitations=True))
     assert response.status_code == 201, response.text
     meeting = response.json()

@@ -49,6 +49,8 @@ async def apply_provider_change(session: AsyncSession, event: ProviderChangeObse
     connection = await _connection(session, event.tenant_id, change)
     link = await _find_link(session, change)
     meeting = await _match(session, event.tenant_id, connection, change, link)
+    if link is None and meeting is not None:
+        link = await _link_of_meeting(session, change, meeting.id)  # re-listed under a new id
     context = EventContext(
         origin=Origin.from_connection(change.connection_id, change.provider),
         acting_user_id=None,
@@ -84,6 +86,17 @@ async def _find_link(session: AsyncSession, change: ProviderChange) -> MeetingLi
         select(MeetingLink).where(
             MeetingLink.connection_id == change.connection_id,
             MeetingLink.external_id == change.external_id,
+        )
+    )
+
+
+async def _link_of_meeting(
+    session: AsyncSession, change: ProviderChange, meeting_id: uuid.UUID
+) -> MeetingLink | None:
+    return await session.scalar(
+        select(MeetingLink).where(
+            MeetingLink.connection_id == change.connection_id,
+            MeetingLink.meeting_id == meeting_id,
         )
     )
 
@@ -263,6 +276,7 @@ async def _link(
         )
         session.add(link)
     link.meeting_id = meeting_id
+    link.external_id = change.external_id
     link.calendar_id = change.calendar_id
     link.version_tag = change.version_tag
     link.synced_version = version
