@@ -18,9 +18,10 @@ Tests that use these fixtures are marked ``integration`` automatically, so
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ import pytest_asyncio
 
 from calsync_contracts.topics import all_topic_specs
 from calsync_localinfra import LocalKafka, LocalPostgres, LocalPostgresDatabase
+from calsync_localinfra.kafka_tail import KafkaTail
 
 _SERVER_FIXTURES = frozenset(
     {"local_postgres", "local_kafka", "fresh_database", "module_database", "new_database"}
@@ -84,3 +86,18 @@ def module_database(local_postgres: LocalPostgres) -> Iterator[str]:
     database = local_postgres.create_database()
     yield database.async_url
     local_postgres.drop_database(database.name)
+
+
+@pytest.fixture
+async def kafka_tail(local_kafka: LocalKafka) -> AsyncIterator[Callable[..., Awaitable[KafkaTail]]]:
+    """``await kafka_tail(topic, ...)`` opens a tail positioned at the topics' current ends."""
+    tails: list[KafkaTail] = []
+
+    async def open_tail(*topics: str) -> KafkaTail:
+        tail = KafkaTail(local_kafka.bootstrap_servers, tuple(topics))
+        tails.append(tail)
+        await tail.open()
+        return tail
+
+    yield open_tail
+    await asyncio.gather(*(tail.close() for tail in tails))
