@@ -101,14 +101,18 @@ def main() -> int:
             common |= kafka.env()  # our Tansu cannot do idempotent producers (ADR 4)
         crm_env = common | {"DATABASE_URL": database_url, **dev_secrets(VAR / "dev-secrets.json")}
 
+        seed = ""
         if any(s.needs_database for s in services):
             run_tool("crm_api.migrate", crm_env)
             say("demo data (crm_api.seed):")
-            CONSOLE.print(run_tool("crm_api.seed", crm_env, capture=True).rstrip())
+            seed = run_tool("crm_api.seed", crm_env, capture=True).rstrip()
+            CONSOLE.print(seed)
 
         ports = start_services(supervisor, services, common, crm_env)
         wait_until_ready(supervisor, ports)
         print_urls(ports, postgres, bootstrap, kafka)
+        if args.state_file:
+            write_state(args.state_file, ports, bootstrap, database_url, seed)
         if len(services) < len(SERVICES):
             hint = {"DATABASE_URL": database_url, **{k: common[k] for k in ENV_HINT if k in common}}
             say(
@@ -157,7 +161,27 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="start PostgreSQL and the broker only (no migrations, no services)",
     )
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        help="once every service is ready, write the ports, broker, database and demo data here "
+        "as JSON (for scripts and the end-to-end tests)",
+    )
     return parser.parse_args()
+
+
+def write_state(
+    path: Path, ports: dict[str, int], bootstrap: str, database_url: str, seed: str
+) -> None:
+    state = {
+        "ports": ports,
+        "kafka_bootstrap_servers": bootstrap,
+        "database_url": database_url,
+        "seed": json.loads(seed) if seed else None,
+    }
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(state, indent=2))
+    temporary.replace(path)  # readers never see half a file
 
 
 def missing_modules(services: list[Service]) -> list[str]:
