@@ -67,13 +67,16 @@ async def add_connection(stack, user: dict[str, Any], provider: str = "caldav") 
     return connection_id
 
 
-async def publish(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
+async def publish(
+    bootstrap: str, topic: str, key: bytes, value: bytes, headers: dict[str, str] | None = None
+) -> None:
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, request_timeout_ms=40_000
     )
     await producer.start()
     try:
-        await producer.send_and_wait(topic, value, key=key)
+        encoded = [(k, v.encode()) for k, v in (headers or {}).items()]
+        await producer.send_and_wait(topic, value, key=key, headers=encoded)
     finally:
         await producer.stop()
 
@@ -91,8 +94,10 @@ async def test_a_meeting_written_through_the_api_is_published_once_with_its_trac
     stack, kafka_tail
 ) -> None:
     tail: KafkaTail = await kafka_tail(Topic.MEETING_EVENTS)
+    trace_id = uuid.uuid4().hex
+    incoming = {"traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"}
     async with stack.client() as client:
-        response = await client.post("/meetings", json=MEETING)
+        response = await client.post("/meetings", json=MEETING, headers=incoming)
     assert response.status_code == 201, response.text
     meeting = response.json()
     records = await tail.wait_until(
@@ -105,7 +110,9 @@ async def test_a_meeting_written_through_the_api_is_published_once_with_its_trac
     assert event["type"] == "meeting.created"
     assert event["payload"]["meeting"]["ical_uid"] == meeting["ical_uid"]
     assert event["payload"]["send_invitations"] is True
-    assert header(mine[0], "traceparent"), "the API request's trace continues on Kafka"
+    traceparent = header(mine[0], "traceparent")
+    assert traceparent is not None
+    assert traceparent.split("-")[1] == trace_id, "the caller's trace continues onto Kafka"
     assert records
 
 
@@ -170,7 +177,11 @@ async def test_a_provider_change_becomes_a_crm_meeting_announced_as_the_provider
     records = await tail.wait_until(
         lambda rs: any(r.key == meeting["id"].encode() for r in rs), 30, "meeting.created"
     )
-    announced = payload(next(r for r in records if r.key == meeting["id"].encode()))
+    record = next(r for r in records if r.key == meeting["id"].encode())
+    announced = payload(record)
+    traceparent = header(record, "traceparent")
+    assert traceparent is not None
+    assert traceparent.split("-")[1] == trace_id, "the consumer continued the producer's trace"
     assert announced["origin"] == {
         "kind": "provider",
         "connection_id": str(connection_id),
