@@ -159,11 +159,13 @@ async def test_a_provider_change_becomes_a_crm_meeting_announced_as_the_provider
             fields=ProviderEventFields(subject="Made in Google", time=start),
         ),
     )
+    trace_id = uuid.uuid4().hex
     await publish(
         stack.state["kafka_bootstrap_servers"],
         Topic.PROVIDER_CHANGES,
         partition_key(event),
         event.model_dump_json().encode(),
+        {"traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"},
     )
     async with stack.client(2) as client:
 
