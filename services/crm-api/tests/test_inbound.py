@@ -87,7 +87,7 @@ class World:
 
 @pytest.fixture
 async def world(api) -> World:
-    _, user = await api.tenant()
+    _, _admin, user = await api.tenant()
     connection_id = uuid.uuid4()
     async with api.sessions() as session, session.begin():
         session.add(

@@ -31,7 +31,7 @@ async def outbox_rows(api) -> list[dict]:
 
 
 async def test_create_writes_meeting_and_its_event_in_one_transaction(api) -> None:
-    _admin, user = await api.tenant()
+    _, _admin, user = await api.tenant()
     response = await api.client(user).post("/meetings", json=body(send_invitations=True))
     assert response.status_code == 201, response.text
     meeting = response.json()
@@ -48,7 +48,7 @@ async def test_create_writes_meeting_and_its_event_in_one_transaction(api) -> No
 
 
 async def test_failed_write_leaves_no_meeting_and_no_event(api) -> None:
-    _, user = await api.tenant()
+    _, _admin, user = await api.tenant()
     bad = body(participants=[{"kind": "person", "id": str(uuid.uuid4())}])
     response = await api.client(user).post("/meetings", json=bad)
     assert response.status_code == 422
@@ -71,7 +71,7 @@ async def test_failed_write_leaves_no_meeting_and_no_event(api) -> None:
     ],
 )
 async def test_bad_input_is_a_422_naming_the_field(api, overrides, field) -> None:
-    _, user = await api.tenant()
+    _, _admin, user = await api.tenant()
     response = await api.client(user).post("/meetings", json=body(**overrides))
     assert response.status_code == 422, response.text
     locations = [entry["loc"] for entry in response.json()["detail"]]
@@ -79,13 +79,13 @@ async def test_bad_input_is_a_422_naming_the_field(api, overrides, field) -> Non
 
 
 async def test_recurrence_refusal_explains_why(api) -> None:
-    _, user = await api.tenant()
+    _, _admin, user = await api.tenant()
     response = await api.client(user).post("/meetings", json=body(recurrence="FREQ=DAILY"))
     assert "own calendar program" in response.json()["detail"][0]["msg"]
 
 
 async def test_all_day_multi_day_meeting_keeps_exclusive_dates(api) -> None:
-    _, user = await api.tenant()
+    _, _admin, user = await api.tenant()
     response = await api.client(user).post(
         "/meetings",
         json={
@@ -104,7 +104,7 @@ async def test_all_day_multi_day_meeting_keeps_exclusive_dates(api) -> None:
 
 
 async def test_participants_are_resolved_from_the_tenant(api) -> None:
-    admin, user = await api.tenant()
+    _, admin, user = await api.tenant()
     async with api.sessions() as session, session.begin():
         org = Organisation(tenant_id=user.tenant_id, name="Acme")
         session.add(org)
@@ -127,7 +127,7 @@ async def test_participants_are_resolved_from_the_tenant(api) -> None:
 
 
 async def test_booking_on_behalf_goes_to_the_owner_not_the_booker(api) -> None:
-    admin, user = await api.tenant()
+    _, admin, user = await api.tenant()
     response = await api.client(user).post("/meetings", json=body(owner_user_id=str(admin.user_id)))
     meeting = response.json()
     assert meeting["owner_user_id"] == str(admin.user_id)
@@ -137,7 +137,7 @@ async def test_booking_on_behalf_goes_to_the_owner_not_the_booker(api) -> None:
 
 
 async def test_patch_bumps_version_emits_update_and_honours_if_match(api) -> None:
-    _, user = await api.tenant()
+    _, _admin, user = await api.tenant()
     client = api.client(user)
     meeting = (await client.post("/meetings", json=body())).json()
     url = f"/meetings/{meeting['id']}"
@@ -153,7 +153,7 @@ async def test_patch_bumps_version_emits_update_and_honours_if_match(api) -> Non
 
 
 async def test_patch_that_changes_nothing_emits_nothing(api) -> None:
-    _, user = await api.tenant()
+    _, _admin, user = await api.tenant()
     client = api.client(user)
     meeting = (await client.post("/meetings", json=body())).json()
     response = await client.patch(f"/meetings/{meeting['id']}", json={"subject": "Kick-off"})
@@ -162,7 +162,7 @@ async def test_patch_that_changes_nothing_emits_nothing(api) -> None:
 
 
 async def test_moving_a_meeting_to_all_day_and_back(api) -> None:
-    _, user = await api.tenant()
+    _, _admin, user = await api.tenant()
     client = api.client(user)
     meeting = (await client.post("/meetings", json=body())).json()
     url = f"/meetings/{meeting['id']}"
@@ -179,7 +179,7 @@ async def test_moving_a_meeting_to_all_day_and_back(api) -> None:
 
 
 async def test_delete_emits_physical_deletion_with_a_higher_version(api) -> None:
-    _, user = await api.tenant()
+    _, _admin, user = await api.tenant()
     client = api.client(user)
     meeting = (await client.post("/meetings", json=body())).json()
     response = await client.delete(f"/meetings/{meeting['id']}", params={"send_invitations": True})
@@ -192,8 +192,8 @@ async def test_delete_emits_physical_deletion_with_a_higher_version(api) -> None
 
 
 async def test_other_tenants_meetings_are_404(api) -> None:
-    _, user_a = await api.tenant("A")
-    _, user_b = await api.tenant("B")
+    _, _admin, user_a = await api.tenant("A")
+    _, _admin, user_b = await api.tenant("B")
     meeting = (await api.client(user_a).post("/meetings", json=body())).json()
     other = api.client(user_b)
     assert (await other.get(f"/meetings/{meeting['id']}")).status_code == 404
@@ -212,7 +212,7 @@ async def test_requests_without_a_valid_token_are_401(api) -> None:
 
 
 async def test_listing_filters_and_pages(api) -> None:
-    _, user = await api.tenant()
+    _, _admin, user = await api.tenant()
     client = api.client(user)
     for i in range(5):
         await client.post(

@@ -9,17 +9,19 @@ from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from fastapi import APIRouter, FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from crm_api.adapters.database import make_engine, make_session_factory
 from crm_api.adapters.secret_box import SecretBox
 from crm_api.bootstrap_state import AppState
-from crm_api.entrypoints.http import health, meetings
+from crm_api.entrypoints.http import directory, health, meetings
 from crm_api.entrypoints.http.errors import install_error_handlers
 from crm_api.settings import Settings
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     meetings.router,
+    directory.router,
 )
 
 
@@ -71,6 +73,9 @@ def create_app(settings: Settings, background: BackgroundFactory | None = None) 
     for router in ROUTERS:
         app.include_router(router)
     install_error_handlers(app)
+    # A server span per request, continuing an incoming W3C traceparent; the outbox row written
+    # inside it carries the trace on to Kafka and every consumer (calsync_platform.telemetry).
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
     return app
 
 
