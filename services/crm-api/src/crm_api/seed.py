@@ -17,15 +17,19 @@ import asyncio
 import json
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calsync_contracts import Origin
+from calsync_contracts.meeting import AllDaySpan, TimedSpan
 from crm_api.adapters.database import make_engine, make_session_factory
 from crm_api.adapters.orm import (
     CustomFieldDefinition,
+    Meeting,
     MeetingType,
     Organisation,
     Person,
@@ -34,6 +38,7 @@ from crm_api.adapters.orm import (
 )
 from crm_api.auth import Caller, mint_token
 from crm_api.service_layer import directory
+from crm_api.service_layer.meetings import EventContext, MeetingDraft, create_meeting
 from crm_api.settings import Settings
 
 TENANT_NAME = "Demo"
@@ -111,6 +116,7 @@ async def seed(settings: Settings) -> SeedResult:
             await _organisations_and_persons(session, tenant_id)
             await _meeting_types(session, tenant_id)
             await _custom_field(session, tenant_id)
+            await _demo_meetings(session, tenant_id, users)
     finally:
         await engine.dispose()
     secret = settings.jwt_secret.get_secret_value()
@@ -127,6 +133,38 @@ async def seed(settings: Settings) -> SeedResult:
             for user in users
         ],
     )
+
+
+async def _demo_meetings(session: AsyncSession, tenant_id: uuid.UUID, users: list[User]) -> None:
+    """A few meetings this week, only when the tenant has none; through the meeting service,
+    so they are announced on the bus like any other (no invitations)."""
+    if await session.scalar(select(Meeting.id).where(Meeting.tenant_id == tenant_id).limit(1)):
+        return
+    monday = date.today() - timedelta(days=date.today().weekday())
+    alice, bjorn, zofia = users
+    plans = [
+        (alice, "Customer visit: Acme", 1, time(10), 90, False),
+        (bjorn, "Pipeline review", 2, time(9), 60, False),
+        (zofia, "Dentist", 3, time(14), 60, True),
+    ]
+    for owner, subject, weekday, start, minutes, private in plans:
+        zone = ZoneInfo(owner.time_zone)
+        begins = datetime.combine(monday + timedelta(days=weekday), start, tzinfo=zone)
+        draft = MeetingDraft(
+            owner_user_id=owner.id,
+            subject=subject,
+            time=TimedSpan(
+                start=begins, end=begins + timedelta(minutes=minutes), timezone=owner.time_zone
+            ),
+            private=private,
+        )
+        await create_meeting(session, tenant_id, draft, EventContext(Origin.crm(), alice.id))
+    fair = MeetingDraft(
+        owner_user_id=bjorn.id,
+        subject="Trade fair",
+        time=AllDaySpan(start_date=monday + timedelta(days=3), end_date=monday + timedelta(days=5)),
+    )
+    await create_meeting(session, tenant_id, fair, EventContext(Origin.crm(), alice.id))
 
 
 async def _tenant(session: AsyncSession) -> uuid.UUID:
