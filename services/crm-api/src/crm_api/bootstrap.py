@@ -14,7 +14,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from crm_api.adapters.database import make_engine, make_session_factory
 from crm_api.adapters.secret_box import SecretBox
 from crm_api.bootstrap_state import AppState
-from crm_api.entrypoints.http import directory, health, meetings
+from crm_api.entrypoints.http import directory, health, meetings, sync_status
 from crm_api.entrypoints.http.errors import install_error_handlers
 from crm_api.settings import Settings
 
@@ -22,6 +22,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     meetings.router,
     directory.router,
+    sync_status.router,
 )
 
 
