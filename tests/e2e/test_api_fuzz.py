@@ -33,8 +33,8 @@ def test_no_request_makes_the_api_fail(stack) -> None:
         def exercise(case: schemathesis.Case) -> None:
             response = case.call(headers=headers, timeout=30)
             assert response.status_code < 500, (
-                f"{case.method} {case.formatted_path} -> {response.status_code}: "
-                f"{response.text[:500]}"
+                f"{case.method} {case.formatted_path} query={case.query!r} body={case.body!r}"
+                f" -> {response.status_code}: {response.text[:500]}"
             )
             case.validate_response(
                 response, checks=[not_a_server_error, response_schema_conformance]

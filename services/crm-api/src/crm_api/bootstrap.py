@@ -16,6 +16,7 @@ from crm_api.adapters.secret_box import SecretBox
 from crm_api.bootstrap_state import AppState
 from crm_api.entrypoints.http import directory, health, meetings, sync_status
 from crm_api.entrypoints.http.errors import install_error_handlers
+from crm_api.entrypoints.http.nul_guard import install_nul_guard
 from crm_api.settings import Settings
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -74,6 +75,7 @@ def create_app(settings: Settings, background: BackgroundFactory | None = None) 
     for router in ROUTERS:
         app.include_router(router)
     install_error_handlers(app)
+    install_nul_guard(app)
     # A server span per request, continuing an incoming W3C traceparent; the outbox row written
     # inside it carries the trace on to Kafka and every consumer (calsync_platform.telemetry).
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from calsync_contracts.meeting import CustomValue, MeetingSnapshot, MeetingStatus
+from crm_api.schemas.types import CrmDate, CrmDatetime
 
 Text = Annotated[str, Field(max_length=500)]
 LongText = Annotated[str, Field(max_length=20_000)]
@@ -29,13 +29,13 @@ class ParticipantIn(Strict):
 
 class MeetingTimeIn(Strict):
     all_day: bool = False
-    start: AwareDatetime | None = Field(default=None, description="Timed meetings: with offset.")
-    end: AwareDatetime | None = None
+    start: CrmDatetime | None = Field(default=None, description="Timed meetings: with offset.")
+    end: CrmDatetime | None = None
     timezone: Annotated[str, Field(max_length=64)] | None = Field(
         default=None, description="IANA zone the meeting is planned in, e.g. Europe/Copenhagen."
     )
-    start_date: date | None = Field(default=None, description="All-day meetings.")
-    end_date: date | None = Field(
+    start_date: CrmDate | None = Field(default=None, description="All-day meetings.")
+    end_date: CrmDate | None = Field(
         default=None, description="All-day: EXCLUSIVE end date; defaults to the day after start."
     )
 
@@ -72,11 +72,11 @@ class MeetingPatch(Strict):
     owner_user_id: uuid.UUID | None = None
     meeting_type_id: uuid.UUID | None = None
     all_day: bool | None = None
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    start: CrmDatetime | None = None
+    end: CrmDatetime | None = None
     timezone: Annotated[str, Field(max_length=64)] | None = None
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: CrmDate | None = None
+    end_date: CrmDate | None = None
     private: bool | None = None
     status: MeetingStatus | None = None
     participants: Annotated[list[ParticipantIn], Field(max_length=500)] | None = None

@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
-from pydantic import AwareDatetime
 
 from calsync_contracts.meeting import MeetingSnapshot
 from crm_api.adapters.snapshots import meeting_snapshot
 from crm_api.entrypoints.http.deps import CallerDep, SessionDep
 from crm_api.schemas.meetings import MeetingCreate, MeetingPage, MeetingPatch
+from crm_api.schemas.types import CrmDatetime
 from crm_api.service_layer import meeting_commands, meetings
 
 router = APIRouter(prefix="/meetings", tags=["meetings"])
@@ -47,8 +47,8 @@ async def list_meetings(
         uuid.UUID | None, Query(description="A user, person or organisation id")
     ] = None,
     meeting_type_id: uuid.UUID | None = None,
-    start: Annotated[AwareDatetime | None, Query(description="Overlapping from")] = None,
-    end: Annotated[AwareDatetime | None, Query(description="Overlapping until")] = None,
+    start: Annotated[CrmDatetime | None, Query(description="Overlapping from")] = None,
+    end: Annotated[CrmDatetime | None, Query(description="Overlapping until")] = None,
     q: Annotated[
         str | None, Query(max_length=200, description="Text in subject or location")
     ] = None,
