@@ -14,7 +14,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from crm_api.adapters.database import make_engine, make_session_factory
 from crm_api.adapters.secret_box import SecretBox
 from crm_api.bootstrap_state import AppState
-from crm_api.entrypoints.http import directory, health, meetings, sync_status
+from crm_api.entrypoints.http import calendar, directory, health, meetings, sync_status
 from crm_api.entrypoints.http.errors import install_error_handlers
 from crm_api.entrypoints.http.nul_guard import install_nul_guard
 from crm_api.settings import Settings
@@ -24,6 +24,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     meetings.router,
     directory.router,
     sync_status.router,
+    calendar.router,
 )
 
 

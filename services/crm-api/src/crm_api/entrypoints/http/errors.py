@@ -12,8 +12,9 @@ from crm_api.errors import CrmError, Invalid
 async def _crm_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, CrmError)
     if isinstance(error, Invalid):
+        where = [] if error.loc and error.loc[0] in ("query", "path", "body") else ["body"]
         detail: object = [
-            {"loc": ["body", *error.loc], "msg": error.message, "type": "value_error"}
+            {"loc": [*where, *error.loc], "msg": error.message, "type": "value_error"}
         ]
     else:
         detail = str(error)
