@@ -446,3 +446,29 @@ async def test_notify_wakes_the_relay_without_waiting_for_the_poll(
         await tail.wait_for_events([event.event_id], timeout_s=5)
         latencies.append(time.monotonic() - started)
     assert max(latencies) < 0.5, latencies
+
+
+async def test_sweep_deletes_only_rows_published_before_the_retention(outbox_db, relays) -> None:
+    """Found by the benchmark: the sweep once crashed the relay every 600 loops (a str passed
+    as an interval), stalling publishing for the leader-retry pause each time."""
+    import asyncpg
+
+    relay = OutboxRelay(relays.config(retention=timedelta(hours=1)))
+    connection = await asyncpg.connect(outbox_db.dsn)
+    try:
+        await connection.execute("DELETE FROM outbox")
+        for age_hours, published in ((3, True), (2, True), (0, True), (3, False)):
+            await connection.execute(
+                "INSERT INTO outbox (event_id, topic, partition_key, event_type, payload,"
+                " published_at) VALUES ($1, 't', 'k', 'e', '{}'::jsonb,"
+                " CASE WHEN $2 THEN now() - make_interval(hours => $3) END)",
+                uuid.uuid4(),
+                published,
+                age_hours,
+            )
+        assert await relay.sweep(connection) == 2
+        left = await connection.fetch("SELECT published_at IS NULL AS pending FROM outbox")
+        assert sorted(r["pending"] for r in left) == [False, True]
+    finally:
+        await connection.execute("DELETE FROM outbox")
+        await connection.close()

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -56,7 +57,8 @@ class RelayConfig:
     batch_size: int = 500
     safety_poll_s: float = 1.0
     leader_retry_s: float = 2.0
-    retention: str = "1 day"
+    retention: timedelta = timedelta(days=1)
+    """Published rows older than this are deleted (in bounded batches)."""
 
 
 def plain_dsn(sqlalchemy_url: str) -> str:
@@ -144,9 +146,14 @@ class OutboxRelay:
                 continue  # more waiting: no pause
             sweeps += 1
             if sweeps % 600 == 0:
-                await connection.execute(_SWEEP, self._config.retention)
+                await self.sweep(connection)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._config.safety_poll_s)
+
+    async def sweep(self, connection: asyncpg.Connection) -> int:
+        """Deletes up to 1000 rows published longer than ``retention`` ago; returns how many."""
+        status: str = await connection.execute(_SWEEP, self._config.retention)
+        return int(status.split()[-1])
 
     async def publish_pending(
         self, connection: asyncpg.Connection, producer: AIOKafkaProducer
