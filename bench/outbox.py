@@ -200,7 +200,10 @@ async def relay_side_lag(dsn: str) -> str:
         )
     finally:
         await connection.close()
-    return f"  relay side (row created → acknowledged and marked): p50 {row['p50']:.1f} ms, p99 {row['p99']:.1f} ms"
+    return (
+        f"  relay side (row created → acknowledged by Kafka and marked): "
+        f"p50 {row['p50']:.1f} ms, p99 {row['p99']:.1f} ms"
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -269,6 +272,7 @@ async def main(args: argparse.Namespace) -> None:
                 f"p99 {percentile(latencies, 0.99):.1f} ms, "
                 f"mean {statistics.fmean(latencies):.1f} ms"
             )
+            print(await relay_side_lag(db.dsn))
         finally:
             api.terminate()
             api.wait(10)
