@@ -39,6 +39,39 @@ class Stack:
     def user(self, index: int) -> dict[str, Any]:
         return dict(self.state["seed"]["users"][index])
 
+    def isolated_admin_token(self) -> str:
+        """A new tenant with one administrator, for tests that change tenant configuration
+        (the fuzzer adds required custom fields…) without touching the demo tenant."""
+        import asyncio
+        import uuid
+        from datetime import timedelta
+
+        from sqlalchemy import text
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        from crm_api.auth import Caller, mint_token
+
+        tenant_id, user_id = uuid.uuid4(), uuid.uuid4()
+
+        async def insert() -> None:
+            engine = create_async_engine(self.database_url)
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text("INSERT INTO tenants (id, name) VALUES (:id, 'Fuzz')"), {"id": tenant_id}
+                )
+                await connection.execute(
+                    text(
+                        "INSERT INTO users (id, tenant_id, name, email, is_admin) VALUES "
+                        "(:id, :tenant, 'Fuzz Admin', 'fuzz@example.com', true)"
+                    ),
+                    {"id": user_id, "tenant": tenant_id},
+                )
+            await engine.dispose()
+
+        asyncio.run(insert())
+        secret = json.loads((ROOT / ".var" / "dev-secrets.json").read_text())["JWT_SECRET"]
+        return mint_token(secret, Caller(user_id, tenant_id, True), timedelta(hours=1))
+
     def client(self, index: int = 0) -> httpx.AsyncClient:
         token = self.user(index)["token"]
         return httpx.AsyncClient(
