@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -146,11 +147,9 @@ def start_crm_api(
 async def wait_ready(base: str) -> None:
     async with httpx.AsyncClient() as client:
         for _ in range(300):
-            try:
+            with contextlib.suppress(httpx.TransportError):  # not listening yet
                 if (await client.get(f"{base}/readyz")).status_code == 200:
                     return
-            except httpx.TransportError:
-                pass
             await asyncio.sleep(0.1)
     raise RuntimeError("crm-api did not become ready")
 

@@ -15,7 +15,7 @@ REQUEST_TIMEOUT_MS = 40_000  # never <= 5000 against Tansu (group joins take ~5 
 
 
 class TailTimeout(AssertionError):
-    pass
+    """The awaited records did not arrive in time (a test failure, hence AssertionError)."""
 
 
 @dataclass(slots=True)
@@ -94,7 +94,7 @@ class KafkaTail:
     async def drain(self, quiet_s: float = 0.3) -> None:
         """Reads until nothing more arrives for ``quiet_s`` (to see duplicates or strays)."""
         while await self.poll(quiet_s):
-            pass
+            continue
 
     def summary(self) -> list[tuple[str, int, int, str | None]]:
         return [(r.topic, r.partition, r.offset, header(r, "event_id")) for r in self.records]

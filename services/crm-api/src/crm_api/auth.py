@@ -21,7 +21,7 @@ class Caller:
 
 
 class InvalidToken(Exception):
-    pass
+    """Not a valid, unexpired token signed with our key."""
 
 
 def mint_token(secret: str, caller: Caller, ttl: timedelta) -> str:

@@ -226,20 +226,20 @@ class CustomFieldOut(Out):
 
 
 class UserPage(Page[UserOut]):
-    pass
+    """A page of User records (a named class so the API docs show a readable name)."""
 
 
 class OrganisationPage(Page[OrganisationOut]):
-    pass
+    """A page of Organisation records (a named class so the API docs show a readable name)."""
 
 
 class PersonPage(Page[PersonOut]):
-    pass
+    """A page of Person records (a named class so the API docs show a readable name)."""
 
 
 class MeetingTypePage(Page[MeetingTypeOut]):
-    pass
+    """A page of MeetingType records (a named class so the API docs show a readable name)."""
 
 
 class CustomFieldPage(Page[CustomFieldOut]):
-    pass
+    """A page of CustomField records (a named class so the API docs show a readable name)."""
