@@ -40,8 +40,8 @@ test-unit: env ## Tests that need no servers
 run: env ## Run the whole system locally (PostgreSQL, Kafka-protocol broker, every service); Ctrl-C stops it
 	$(PY) scripts/run_stack.py
 
-token: env ## Mint a development bearer token: make token TENANT=<uuid> USER=<uuid> [ADMIN=1]
-	$(PY) -m crm_api.devtoken --tenant "$(TENANT)" --user "$(USER)" $(if $(ADMIN),--admin,)
+token: env ## Mint a dev bearer token: make token TENANT=<uuid> USER_ID=<uuid> [ADMIN=1]
+	$(PY) -m crm_api.devtoken --tenant "$(TENANT)" --user "$(USER_ID)" $(if $(ADMIN),--admin,)
 
 schemas: env ## Regenerate the committed JSON Schemas and AsyncAPI documents
 	$(PY) -m calsync_contracts.schema_export libs/contracts/schemas
