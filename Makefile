@@ -7,7 +7,7 @@ PY := .venv/bin/python
 RUN := .venv/bin
 PACKAGES := calsync_contracts sync_core calsync_platform calsync_localinfra crm_api sync_caldav sync_google sync_exchange notifier
 
-.PHONY: help env lock lint format typecheck test test-unit test-fast run token schemas asyncapi bench clean
+.PHONY: help env lock lint format typecheck test test-unit run token schemas bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
