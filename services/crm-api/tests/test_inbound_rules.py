@@ -18,8 +18,9 @@ from calsync_contracts.meeting import (
     ResponseStatus,
     TimedSpan,
 )
-from crm_api.messaging.inbound_rules import Action, decide_delete, decide_upsert, meeting_view
+from crm_api.messaging.inbound_rules import Action, decide_delete, decide_upsert
 from sync_core.merge import ConflictPolicy
+from sync_core.views import meeting_view
 
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
 SLOT = TimedSpan(start=T0, end=T0 + timedelta(hours=1), timezone="Europe/Warsaw")

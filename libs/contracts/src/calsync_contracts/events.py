@@ -195,6 +195,21 @@ class ConnectionConfig(Frozen):
     sync_window_months_back: int = Field(default=3, ge=0, le=120)
     sync_window_months_ahead: int = Field(default=12, ge=1, le=120)
     invitation_sender: InvitationSender = InvitationSender.NOTIFIER
+    calendar_by_meeting_type: dict[str, str] = Field(
+        default_factory=dict,
+        description="Meeting type id → calendar id; other meetings go to the first calendar.",
+    )
+    shown_fields: list[str] = Field(
+        default_factory=lambda: [
+            "description",
+            "location",
+            "participants",
+            "meeting_type",
+            "custom_fields",
+        ],
+        description="CRM fields shown in the provider event besides subject and time.",
+    )
+    sync_interval_seconds: int = Field(default=60, ge=10, le=86400)
     config_version: int = Field(ge=1)
 
 

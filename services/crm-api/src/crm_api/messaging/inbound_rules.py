@@ -11,21 +11,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from calsync_contracts.events import DeletionKind, ProviderChange, ProviderEventFields
-from calsync_contracts.meeting import MeetingSnapshot, Participant
+from calsync_contracts.events import DeletionKind, ProviderChange
+from calsync_contracts.meeting import MeetingSnapshot
 from sync_core.merge import ConflictPolicy, EditTimes, FieldConflict, three_way_merge
-
-PROVIDER_FIELDS = (
-    "subject",
-    "location",
-    "description",
-    "time",
-    "private",
-    "status",
-    "attendees",
-    "recurrence",
-)
-"""What a provider can change (rule 7). Everything else on a meeting is CRM-only."""
+from sync_core.views import meeting_view, provider_view
 
 
 class Action(StrEnum):
@@ -47,41 +36,6 @@ class Decision:
     changes: Mapping[str, Any] | None = None
     """Provider-mapped fields to set on the meeting (``attendees`` as ``attendee_view`` values)."""
     conflicts: tuple[FieldConflict, ...] = ()
-
-
-def attendee_view(participants: list[Participant]) -> list[dict[str, str]]:
-    """Attendees as a provider sees them: who (by email) and their answer, order-free."""
-    return sorted(
-        ({"email": p.email.lower(), "response": p.response.value} for p in participants if p.email),
-        key=lambda a: a["email"],
-    )
-
-
-def meeting_view(meeting: MeetingSnapshot) -> dict[str, Any]:
-    """The provider-mapped fields of a CRM meeting, in comparable JSON form."""
-    return {
-        "subject": meeting.subject,
-        "location": meeting.location,
-        "description": meeting.description,
-        "time": meeting.time.model_dump(mode="json"),
-        "private": meeting.private,
-        "status": meeting.status.value,
-        "attendees": attendee_view(meeting.participants),
-        "recurrence": meeting.recurrence.model_dump(mode="json") if meeting.recurrence else None,
-    }
-
-
-def provider_view(fields: ProviderEventFields) -> dict[str, Any]:
-    return {
-        "subject": fields.subject,
-        "location": fields.location,
-        "description": fields.description,
-        "time": fields.time.model_dump(mode="json"),
-        "private": fields.private,
-        "status": fields.status.value,
-        "attendees": attendee_view(fields.attendees),
-        "recurrence": fields.recurrence.model_dump(mode="json") if fields.recurrence else None,
-    }
 
 
 def decide_upsert(

@@ -1,0 +1,70 @@
+"""The internal HTTP API between crm-api and the sync services (never on the bus, never public).
+
+Secrets travel only here, over an authenticated internal call (``Authorization: Bearer`` with the
+deployment's ``INTERNAL_API_TOKEN``), and are decrypted only in memory:
+
+- ``POST {sync service}/internal/probe``: crm-api asks a sync service to test a connection before
+  saving it (``ProbeRequest`` → ``ProbeResult``);
+- ``GET {crm-api}/internal/connections/{id}/credentials``: a sync service fetches the credentials
+  of a connection it syncs (→ ``Credentials``);
+- ``GET {crm-api}/internal/connections/{id}/meetings?start=&end=``: a sync service reads the
+  CRM's meetings of the connection's user in the sync window for a full sync
+  (→ ``list[MeetingSnapshot]``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, SecretStr
+
+from calsync_contracts.envelope import Frozen
+
+
+class AuthKind(StrEnum):
+    BASIC = "basic"
+    DIGEST = "digest"
+    BEARER = "bearer"
+    """OAuth2 access token (RFC 6750)."""
+
+
+class Credentials(Frozen):
+    kind: AuthKind
+    username: str = ""
+    secret: SecretStr = Field(description="Password or bearer token; SecretStr hides it in logs.")
+
+
+class ProbeRequest(Frozen):
+    server_url: str = Field(max_length=2048)
+    credentials: Credentials
+
+
+class ProbeVerdict(StrEnum):
+    """The connection test's answer, worded for a user by ``ProbeResult.message``."""
+
+    OK = "ok"
+    NO_SYNC_TOKEN = "no_sync_token"
+    """Works, in the slower ETag-comparison mode (RFC 6578 sync-collection unsupported/broken)."""
+    UNREACHABLE = "unreachable"
+    FORBIDDEN_ADDRESS = "forbidden_address"
+    """Loopback / private / link-local address not on the allow-list (SSRF guard)."""
+    NOT_CALDAV = "not_caldav"
+    WRONG_CREDENTIALS = "wrong_credentials"
+    NO_CALENDAR = "no_calendar"
+
+
+class CalendarInfo(Frozen):
+    id: str = Field(description="Calendar id: the collection URL for CalDAV.")
+    name: str
+    color: str | None = None
+    supports_sync_token: bool = False
+
+
+class ProbeResult(Frozen):
+    verdict: ProbeVerdict
+    message: str
+    calendars: list[CalendarInfo] = Field(default_factory=list)
+
+    @property
+    def usable(self) -> bool:
+        return self.verdict in (ProbeVerdict.OK, ProbeVerdict.NO_SYNC_TOKEN)

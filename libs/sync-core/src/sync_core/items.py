@@ -1,0 +1,49 @@
+"""Provider items and listings as the engine sees them, whatever the provider."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from calsync_contracts.events import ProviderEventFields
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderItem:
+    """One provider event (a CalDAV resource, a Google event, an EWS item).
+
+    ``fields`` is None exactly when ``error`` is set: the item exists but could not be read.
+    """
+
+    external_id: str
+    version_tag: str | None
+    ical_uid: str | None = None
+    crm_meeting_id: UUID | None = None
+    """The CRM id we embedded when we wrote it (X-CRM-MEETING-ID, extended property, …)."""
+    fields: ProviderEventFields | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeBatch:
+    """What changed since a cursor (RFC 6578 sync-collection, Google syncToken, EWS SyncState)."""
+
+    changed: list[ProviderItem] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    """External ids that are gone."""
+    cursor: str | None = None
+    """The cursor to ask from next time; None when the provider offers none (ETag-diff mode)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """Every item of a calendar inside the sync window: a full listing."""
+
+    items: list[ProviderItem] = field(default_factory=list)
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    external_id: str
+    version_tag: str | None

@@ -1,0 +1,77 @@
+"""The ports the engine drives. Adapters implement them; the engine never does I/O itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+from uuid import UUID
+
+from calsync_contracts.events import ProviderChange
+from calsync_contracts.meeting import MeetingSnapshot
+from sync_core.items import ChangeBatch, Listing, ProviderItem, WriteResult
+from sync_core.window import SyncWindow
+
+SHOWABLE_FIELDS = ("description", "location", "participants", "meeting_type", "custom_fields")
+"""CRM fields a tenant may choose to show in the provider event (beyond subject and time)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundEvent:
+    """A CRM meeting as it should appear in the provider calendar."""
+
+    meeting: MeetingSnapshot
+    shown_fields: frozenset[str] = field(default_factory=lambda: frozenset(SHOWABLE_FIELDS))
+    """Which of ``SHOWABLE_FIELDS`` appear in the provider event."""
+    notifier_sends_invitations: bool = True
+    """Our notifier mails invitations: the server must not (CalDAV ``SCHEDULE-AGENT=CLIENT``,
+    RFC 6638 §7.1; Google ``sendUpdates=none``; EWS ``SendToNone``). Never both (Cal.com #7735)."""
+    meeting_type_name: str | None = None
+    custom_field_labels: dict[str, str] = field(default_factory=dict)
+
+
+class CalendarPort(Protocol):
+    """One connected account's calendars. ``calendar_id`` is the provider's calendar id (a
+    CalDAV collection URL, a Google calendar id, an EWS folder id)."""
+
+    async def changes_since(self, calendar_id: str, cursor: str) -> ChangeBatch:
+        """Incremental changes. Raises ``CursorInvalid`` when the cursor is no longer valid."""
+        ...
+
+    async def list_window(self, calendar_id: str, window: SyncWindow) -> Listing:
+        """Every item overlapping the window, with a cursor taken BEFORE listing (so changes
+        made during the listing are seen next time, never missed)."""
+        ...
+
+    async def fetch(self, calendar_id: str, external_id: str) -> ProviderItem | None:
+        """The item as it is now, or None when it no longer exists."""
+        ...
+
+    async def create(self, calendar_id: str, event: OutboundEvent) -> WriteResult:
+        """Idempotent: the item's name / id is chosen from the meeting, and the write is
+        conditional on absence (``If-None-Match: *``). Raises ``PreconditionFailed`` when an item
+        of that name already exists (a retried create)."""
+        ...
+
+    async def update(
+        self, calendar_id: str, external_id: str, event: OutboundEvent, if_match: str | None
+    ) -> WriteResult:
+        """Conditional on ``if_match``. Raises ``PreconditionFailed`` when the item changed."""
+        ...
+
+    async def delete(self, calendar_id: str, external_id: str, if_match: str | None) -> None:
+        """Conditional on ``if_match``; an item already gone is success."""
+        ...
+
+
+class ChangeSink(Protocol):
+    """Where provider changes go: the CRM (through Kafka in the services)."""
+
+    async def publish(self, change: ProviderChange) -> None: ...
+
+
+class CrmReader(Protocol):
+    """Reads the CRM's side for a full sync (meetings that events may have missed)."""
+
+    async def meetings_in_window(
+        self, user_id: UUID, window: SyncWindow
+    ) -> list[MeetingSnapshot]: ...

@@ -1,0 +1,76 @@
+"""The provider-mapped part of a meeting in one comparable form, and its content hash.
+
+Both sides are reduced to the same view: the CRM meeting (``meeting_view``) and the provider item
+(``provider_view``). Comparing views, never raw payloads, is what ignores churn — DTSTAMP,
+LAST-MODIFIED, CREATED, PRODID, server SEQUENCE bumps and VTIMEZONE blocks never reach a view, so
+they can never look like an edit (vdirsyncer's status table; vdirsyncer #318, Odoo PR #217949).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from calsync_contracts.events import ProviderEventFields
+from calsync_contracts.meeting import MeetingSnapshot, Participant
+
+PROVIDER_FIELDS = (
+    "subject",
+    "location",
+    "description",
+    "time",
+    "private",
+    "status",
+    "attendees",
+    "recurrence",
+)
+"""What a provider can change. Everything else on a meeting is CRM-only."""
+
+View = dict[str, Any]
+
+
+def attendee_view(participants: list[Participant]) -> list[dict[str, str]]:
+    """Attendees as a provider sees them: who (by email) and their answer, order-free."""
+    return sorted(
+        ({"email": p.email.lower(), "response": p.response.value} for p in participants if p.email),
+        key=lambda a: a["email"],
+    )
+
+
+def meeting_view(meeting: MeetingSnapshot) -> View:
+    """The provider-mapped fields of a CRM meeting, in comparable JSON form."""
+    return {
+        "subject": meeting.subject,
+        "location": meeting.location,
+        "description": meeting.description,
+        "time": meeting.time.model_dump(mode="json"),
+        "private": meeting.private,
+        "status": meeting.status.value,
+        "attendees": attendee_view(meeting.participants),
+        "recurrence": meeting.recurrence.model_dump(mode="json") if meeting.recurrence else None,
+    }
+
+
+def provider_view(fields: ProviderEventFields) -> View:
+    return {
+        "subject": fields.subject,
+        "location": fields.location,
+        "description": fields.description,
+        "time": fields.time.model_dump(mode="json"),
+        "private": fields.private,
+        "status": fields.status.value,
+        "attendees": attendee_view(fields.attendees),
+        "recurrence": fields.recurrence.model_dump(mode="json") if fields.recurrence else None,
+    }
+
+
+def content_hash(view: Mapping[str, Any]) -> str:
+    """A stable digest of a view: key order and attendee order do not matter; whitespace at the
+    ends of text fields does not either (servers trim or fold lines, RFC 5545 §3.1)."""
+    normalised = {
+        name: value.strip() if isinstance(value, str) else value for name, value in view.items()
+    }
+    canonical = json.dumps(normalised, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,1 @@
+"""PostgreSQL state of a sync service."""
