@@ -43,7 +43,7 @@ class ProbeVerdict(StrEnum):
     """The connection test's answer, worded for a user by ``ProbeResult.message``."""
 
     OK = "ok"
-    NO_SYNC_TOKEN = "no_sync_token"
+    NO_SYNC_TOKEN = "no_sync_token"  # noqa: S105 (a verdict, not a secret)
     """Works, in the slower ETag-comparison mode (RFC 6578 sync-collection unsupported/broken)."""
     UNREACHABLE = "unreachable"
     FORBIDDEN_ADDRESS = "forbidden_address"

@@ -8,8 +8,10 @@
     ├── AuthError                 credentials refused or revoked: the user must reconnect
     ├── CursorInvalid             the sync token / delta link is no longer valid: full re-list
     ├── PreconditionFailed        If-Match / If-None-Match refused (HTTP 412): re-fetch and merge
+    │   └── AlreadyExists         a create found its chosen name taken (a retried create)
     ├── ItemRefused               the provider refused one item: record it, sync the rest
-    └── NotACalendarServer        the URL answers, but not as a calendar server
+    ├── NotACalendarServer        the URL answers, but not as a calendar server
+    └── SuddenlyEmpty             a full listing is empty while items are linked: abort
 
 ``UnreadableItem`` is raised by parsers (not by I/O): one provider item that cannot be understood.
 It is recorded against that item and never stops the calendar's sync (Odoo #109358).
@@ -41,6 +43,16 @@ class CursorInvalid(ProviderError):
 
 
 class PreconditionFailed(ProviderError):
+    pass
+
+
+class AlreadyExists(PreconditionFailed):
+    def __init__(self, external_id: str) -> None:
+        super().__init__(f"{external_id} already exists")
+        self.external_id = external_id
+
+
+class SuddenlyEmpty(ProviderError):
     pass
 
 

@@ -9,6 +9,7 @@ from uuid import UUID
 from calsync_contracts.events import ProviderChange
 from calsync_contracts.meeting import MeetingSnapshot
 from sync_core.items import ChangeBatch, Listing, ProviderItem, WriteResult
+from sync_core.links import Link
 from sync_core.window import SyncWindow
 
 SHOWABLE_FIELDS = ("description", "location", "participants", "meeting_type", "custom_fields")
@@ -75,3 +76,32 @@ class CrmReader(Protocol):
     async def meetings_in_window(
         self, user_id: UUID, window: SyncWindow
     ) -> list[MeetingSnapshot]: ...
+
+
+class LinkStore(Protocol):
+    """The status table and cursors of ONE connection (the adapter binds the connection)."""
+
+    async def by_external_id(self, external_id: str) -> Link | None: ...
+
+    async def by_meeting(self, meeting_id: UUID) -> Link | None: ...
+
+    async def by_uid(self, ical_uid: str) -> Link | None: ...
+
+    async def in_calendar(self, calendar_id: str) -> list[Link]: ...
+
+    async def all_links(self) -> list[Link]: ...
+
+    async def save(self, link: Link, replaces: str | None = None) -> None:
+        """Upsert by external id; ``replaces`` names the row's previous external id (an item
+        re-listed under a new id) which is removed in the same step."""
+        ...
+
+    async def remove(self, external_id: str) -> None: ...
+
+    async def cursor(self, calendar_id: str) -> str | None: ...
+
+    async def save_cursor(self, calendar_id: str, cursor: str | None) -> None: ...
+
+    async def record_bad_item(self, calendar_id: str, external_id: str, error: str) -> None: ...
+
+    async def clear_bad_item(self, external_id: str) -> None: ...

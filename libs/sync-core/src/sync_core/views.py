@@ -74,3 +74,25 @@ def content_hash(view: Mapping[str, Any]) -> str:
     }
     canonical = json.dumps(normalised, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def display_view(meeting: MeetingSnapshot, shown_fields: frozenset[str]) -> View | None:
+    """The CRM-only details a tenant chose to show in the provider event (meeting type, custom
+    fields, organisations and persons without email). They are written, never read back: custom
+    values edited in the provider are not copied to the CRM. None when nothing extra is shown, so
+    an imported event is not rewritten just to add nothing."""
+    view: View = {}
+    if "meeting_type" in shown_fields and meeting.meeting_type_id is not None:
+        view["meeting_type"] = str(meeting.meeting_type_id)
+    if "custom_fields" in shown_fields and meeting.custom_fields:
+        view["custom_fields"] = {k: str(v) for k, v in meeting.custom_fields.items()}
+    if "participants" in shown_fields:
+        names = sorted(p.name for p in meeting.participants if not p.email and p.name)
+        if names:
+            view["participants"] = names
+    return view or None
+
+
+def display_hash(meeting: MeetingSnapshot, shown_fields: frozenset[str]) -> str | None:
+    view = display_view(meeting, shown_fields)
+    return content_hash(view) if view is not None else None

@@ -1,0 +1,375 @@
+"""The sync engine: drives the ports by the planner's decisions. No I/O of its own.
+
+Write order gives at-least-once without duplicates:
+
+- to the provider: write first, then the status row. A crash in between replays the CRM change;
+  the create then finds its deterministic name taken (``AlreadyExists``) or the update gets a 412,
+  and both re-fetch and recognise their own content.
+- to the CRM: publish first, then the status row. A crash in between re-publishes the same
+  content; the CRM recognises it (conflict rule 2) and matches by id / UID (rule 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from calsync_contracts.events import (
+    DeletionKind,
+    ProviderChange,
+    ProviderChangeKind,
+)
+from calsync_contracts.meeting import AllDaySpan, MeetingSnapshot
+from sync_core.context import ConnectionContext
+from sync_core.errors import (
+    AlreadyExists,
+    CursorInvalid,
+    ItemRefused,
+    PreconditionFailed,
+    SuddenlyEmpty,
+    TemporaryError,
+)
+from sync_core.items import ChangeBatch, ProviderItem
+from sync_core.links import Link
+from sync_core.planner import (
+    CrmChange,
+    Inbound,
+    Outbound,
+    OutboundPlan,
+    confirmed_link,
+    is_suddenly_empty,
+    new_link,
+    plan_inbound,
+    plan_outbound,
+)
+from sync_core.ports import CalendarPort, ChangeSink, CrmReader, LinkStore
+from sync_core.views import content_hash, meeting_view, provider_view
+
+
+@dataclass(slots=True)
+class PullReport:
+    full: bool = False
+    published: int = 0
+    refreshed: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    unlinked: int = 0
+    bad_items: list[str] = field(default_factory=list)
+    pushed: int = 0
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        ctx: ConnectionContext,
+        calendar: CalendarPort,
+        links: LinkStore,
+        sink: ChangeSink,
+        crm: CrmReader | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.ctx = ctx
+        self.calendar = calendar
+        self.links = links
+        self.sink = sink
+        self.crm = crm
+        self.clock = clock
+
+    # --- CRM → provider ------------------------------------------------------------------------
+
+    async def push(self, change: CrmChange) -> OutboundPlan:
+        """Applies one CRM change to the provider. Raises ``ProviderError`` (other than a refused
+        item) so the caller keeps the change pending and retries it later."""
+        link = await self._link_for_meeting(change)
+        plan = plan_outbound(self.ctx, link, change)
+        try:
+            await self._execute(plan, link, change.meeting)
+        except ItemRefused as refused:
+            await self._refused(plan, link, change.meeting, str(refused))
+        return plan
+
+    async def _link_for_meeting(self, change: CrmChange) -> Link | None:
+        link = await self.links.by_meeting(change.meeting.id)
+        provider_link = change.provider_link
+        if link is None and provider_link and provider_link.connection_id == self.ctx.connection_id:
+            link = await self.links.by_external_id(provider_link.external_id)
+        return link
+
+    async def _execute(
+        self, plan: OutboundPlan, link: Link | None, meeting: MeetingSnapshot
+    ) -> None:
+        match plan.action:
+            case Outbound.SKIP:
+                return
+            case Outbound.CONFIRM:
+                assert link is not None
+                await self.links.save(confirmed_link(self.ctx, link, meeting, link.version_tag))
+            case Outbound.UNLINK:
+                assert link is not None
+                await self.links.remove(link.external_id)
+            case Outbound.DELETE:
+                assert link is not None
+                await self._delete(link)
+            case Outbound.CREATE:
+                assert plan.calendar_id is not None
+                await self._create(plan.calendar_id, meeting)
+            case Outbound.UPDATE:
+                assert link is not None
+                await self._update(link, meeting)
+
+    async def _create(self, calendar_id: str, meeting: MeetingSnapshot) -> None:
+        try:
+            write = await self.calendar.create(calendar_id, self.ctx.outbound(meeting))
+        except AlreadyExists as taken:
+            await self._adopt(calendar_id, taken.external_id, meeting)
+            return
+        await self.links.save(new_link(self.ctx, calendar_id, write, meeting))
+
+    async def _adopt(self, calendar_id: str, external_id: str, meeting: MeetingSnapshot) -> None:
+        """A retried create found its own earlier write (or an item of the same name)."""
+        item = await self.calendar.fetch(calendar_id, external_id)
+        if item is None:
+            raise TemporaryError("an item appeared and vanished while creating; retrying")
+        current = content_hash(provider_view(item.fields)) if item.fields else None
+        seen = Link(calendar_id, external_id, item.version_tag, current, ical_uid=item.ical_uid)
+        if current == content_hash(meeting_view(meeting)) and item.crm_meeting_id == meeting.id:
+            await self.links.save(confirmed_link(self.ctx, seen, meeting, item.version_tag))
+        else:
+            await self._update(seen, meeting)
+
+    async def _update(self, link: Link, meeting: MeetingSnapshot, retried: bool = False) -> None:
+        try:
+            write = await self.calendar.update(
+                link.calendar_id, link.external_id, self.ctx.outbound(meeting), link.version_tag
+            )
+        except PreconditionFailed:
+            await self._update_conflict(link, meeting, retried)
+            return
+        written = replace(link, external_id=write.external_id)
+        await self.links.save(
+            confirmed_link(self.ctx, written, meeting, write.version_tag), replaces=link.external_id
+        )
+
+    async def _update_conflict(self, link: Link, meeting: MeetingSnapshot, retried: bool) -> None:
+        """HTTP 412: someone changed the item since we last saw it. Re-fetch, then: our own
+        content → confirm; only churn → write again; a real edit → hand it to the CRM, whose
+        field-level three-way merge decides, and whose merged result comes back to be written."""
+        item = await self.calendar.fetch(link.calendar_id, link.external_id)
+        if item is None:
+            # Deleted in the provider, changed in the CRM: a modification beats a deletion.
+            await self.links.remove(link.external_id)
+            await self._create(link.calendar_id, meeting)
+            return
+        current = content_hash(provider_view(item.fields)) if item.fields else None
+        if current == content_hash(meeting_view(meeting)):
+            await self.links.save(confirmed_link(self.ctx, link, meeting, item.version_tag))
+        elif (current == link.provider_hash or item.fields is None) and not retried:
+            await self._update(replace(link, version_tag=item.version_tag), meeting, retried=True)
+        elif item.fields is not None and current != link.provider_hash:
+            await self._publish_upsert(link, item, initial=False)
+            await self.links.save(
+                replace(link, version_tag=item.version_tag, provider_hash=current)
+            )
+        else:
+            raise TemporaryError("the item keeps changing under us; retrying later")
+
+    async def _delete(self, link: Link) -> None:
+        try:
+            await self.calendar.delete(link.calendar_id, link.external_id, link.version_tag)
+        except PreconditionFailed:
+            item = await self.calendar.fetch(link.calendar_id, link.external_id)
+            unchanged = (
+                item is None
+                or item.fields is None
+                or (content_hash(provider_view(item.fields)) == link.provider_hash)
+            )
+            if item is not None and unchanged:
+                await self.calendar.delete(link.calendar_id, link.external_id, item.version_tag)
+            elif item is not None and item.fields is not None:
+                # Edited in the provider, deleted in the CRM: the modification wins; the CRM
+                # imports it again as a new meeting.
+                await self.links.remove(link.external_id)
+                await self._publish_upsert(None, item, initial=False, calendar_id=link.calendar_id)
+                return
+        await self.links.remove(link.external_id)
+
+    async def _refused(
+        self, plan: OutboundPlan, link: Link | None, meeting: MeetingSnapshot, error: str
+    ) -> None:
+        if link is not None:
+            await self.links.save(replace(link, last_error=error))
+        await self.links.record_bad_item(plan.calendar_id or "", f"crm:{meeting.id}", error)
+
+    # --- provider → CRM ------------------------------------------------------------------------
+
+    async def pull(self, full: bool = False) -> PullReport:
+        """One pass over every picked calendar: incremental where a cursor exists, else (or on
+        an invalid cursor, or when asked) a full listing inside the sync window."""
+        report = PullReport(full=full)
+        await self._unlink_dropped_calendars(report)
+        for calendar_id in self.ctx.calendars:
+            cursor = None if full else await self.links.cursor(calendar_id)
+            if cursor is None:
+                await self._full(calendar_id, report)
+                continue
+            try:
+                batch = await self.calendar.changes_since(calendar_id, cursor)
+            except CursorInvalid:
+                await self._full(calendar_id, report)
+                continue
+            await self._incremental(calendar_id, batch, report)
+        if report.full and self.crm is not None:
+            await self._push_crm_meetings(report)
+        return report
+
+    async def _incremental(self, calendar_id: str, batch: ChangeBatch, report: PullReport) -> None:
+        linked = await self.links.in_calendar(calendar_id)
+        if len(linked) > 1 and len(batch.deleted) >= len(linked) and not batch.changed:
+            # Everything deleted at once: verify with a full listing (which aborts if empty).
+            await self._full(calendar_id, report)
+            return
+        for item in batch.changed:
+            await self._observe(calendar_id, item, report, initial=False)
+        for external_id in batch.deleted:
+            await self._provider_deleted(external_id, report)
+        await self.links.save_cursor(calendar_id, batch.cursor)
+
+    async def _full(self, calendar_id: str, report: PullReport) -> None:
+        report.full = True
+        listing = await self.calendar.list_window(calendar_id, self.ctx.window)
+        linked = await self.links.in_calendar(calendar_id)
+        if is_suddenly_empty(len(listing.items), len(linked)):
+            raise SuddenlyEmpty(f"calendar {calendar_id} listed empty with {len(linked)} linked")
+        for item in listing.items:
+            await self._observe(calendar_id, item, report, initial=True)
+        # Stale links are judged only now, after a COMPLETE listing (Odoo, Twenty).
+        seen = {item.external_id for item in listing.items}
+        for link in linked:
+            if link.external_id not in seen:
+                await self._missing_from_listing(calendar_id, link, report)
+        await self.links.save_cursor(calendar_id, listing.cursor)
+
+    async def _missing_from_listing(self, calendar_id: str, link: Link, report: PullReport) -> None:
+        if await self.links.by_external_id(link.external_id) is None:
+            return  # re-matched under another id during this listing
+        item = await self.calendar.fetch(calendar_id, link.external_id)
+        if item is None:
+            await self._provider_deleted(link.external_id, report)
+        else:
+            await self._observe(calendar_id, item, report, initial=True)
+
+    async def _observe(
+        self, calendar_id: str, item: ProviderItem, report: PullReport, initial: bool
+    ) -> None:
+        link = await self._match(item)
+        plan = plan_inbound(self.ctx, link, item, calendar_id)
+        replaces = link.external_id if link and link.external_id != item.external_id else None
+        match plan.action:
+            case Inbound.SKIP:
+                report.unchanged += 1
+            case Inbound.BAD_ITEM:
+                report.bad_items.append(f"{item.external_id}: {plan.reason}")
+                await self.links.record_bad_item(calendar_id, item.external_id, plan.reason)
+                return
+            case Inbound.REFRESH_TAG:
+                assert plan.link is not None
+                await self.links.save(plan.link, replaces=replaces)
+                report.refreshed += 1
+            case Inbound.UNLINK:
+                assert link is not None
+                await self._publish_delete(link, DeletionKind.LOGICAL)
+                await self.links.remove(link.external_id)
+                report.unlinked += 1
+            case Inbound.PUBLISH:
+                assert plan.link is not None
+                await self._publish_upsert(link, item, initial=initial and link is None)
+                await self.links.save(plan.link, replaces=replaces)
+                report.published += 1
+        await self.links.clear_bad_item(item.external_id)
+
+    async def _match(self, item: ProviderItem) -> Link | None:
+        """By external id, then the CRM id we embedded, then the iCalendar UID (never wiping)."""
+        link = await self.links.by_external_id(item.external_id)
+        if link is None and item.crm_meeting_id is not None:
+            link = await self.links.by_meeting(item.crm_meeting_id)
+        if link is None and item.ical_uid:
+            link = await self.links.by_uid(item.ical_uid)
+        return link
+
+    async def _provider_deleted(self, external_id: str, report: PullReport) -> None:
+        link = await self.links.by_external_id(external_id)
+        if link is None:
+            return
+        await self._publish_delete(link, DeletionKind.PHYSICAL)
+        await self.links.remove(external_id)
+        report.deleted += 1
+
+    async def _unlink_dropped_calendars(self, report: PullReport) -> None:
+        """Calendars the user no longer picks: their meetings are unlinked, never deleted."""
+        for link in await self.links.all_links():
+            if link.calendar_id not in self.ctx.calendars:
+                await self._publish_delete(link, DeletionKind.LOGICAL)
+                await self.links.remove(link.external_id)
+                report.unlinked += 1
+
+    async def _push_crm_meetings(self, report: PullReport) -> None:
+        """First / full sync: CRM meetings the provider lacks (future ones only) are created."""
+        assert self.crm is not None
+        now = self.clock()
+        for meeting in await self.crm.meetings_in_window(self.ctx.user_id, self.ctx.window):
+            link = await self.links.by_meeting(meeting.id)
+            if link is None and _ends(meeting) <= now:
+                continue
+            plan = await self.push(CrmChange(meeting))
+            if plan.action in (Outbound.CREATE, Outbound.UPDATE):
+                report.pushed += 1
+
+    # --- publishing ----------------------------------------------------------------------------
+
+    async def _publish_upsert(
+        self,
+        link: Link | None,
+        item: ProviderItem,
+        initial: bool,
+        calendar_id: str | None = None,
+    ) -> None:
+        await self.sink.publish(
+            ProviderChange(
+                connection_id=self.ctx.connection_id,
+                provider=self.ctx.provider,
+                user_id=self.ctx.user_id,
+                calendar_id=calendar_id or (link.calendar_id if link else self.ctx.calendars[0]),
+                kind=ProviderChangeKind.UPSERT,
+                external_id=item.external_id,
+                ical_uid=item.ical_uid,
+                crm_meeting_id=(link.crm_meeting_id if link else None) or item.crm_meeting_id,
+                version_tag=item.version_tag,
+                base_version=link.crm_version if link else None,
+                fields=item.fields,
+                initial_import=initial,
+            )
+        )
+
+    async def _publish_delete(self, link: Link, kind: DeletionKind) -> None:
+        await self.sink.publish(
+            ProviderChange(
+                connection_id=self.ctx.connection_id,
+                provider=self.ctx.provider,
+                user_id=self.ctx.user_id,
+                calendar_id=link.calendar_id,
+                kind=ProviderChangeKind.DELETED,
+                deletion=kind,
+                external_id=link.external_id,
+                ical_uid=link.ical_uid,
+                crm_meeting_id=link.crm_meeting_id,
+                version_tag=link.version_tag,
+                base_version=link.crm_version,
+            )
+        )
+
+
+def _ends(meeting: MeetingSnapshot) -> datetime:
+    if isinstance(meeting.time, AllDaySpan):
+        return datetime.combine(meeting.time.end_date, datetime.min.time(), tzinfo=UTC)
+    return meeting.time.end

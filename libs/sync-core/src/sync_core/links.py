@@ -1,0 +1,30 @@
+"""The status table (vdirsyncer): one row per linked (connection, provider item)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    calendar_id: str
+    external_id: str
+    version_tag: str | None
+    """The provider's version (ETag / changeKey) we last saw or wrote."""
+    provider_hash: str | None
+    """``content_hash`` of the provider item's view at ``version_tag``."""
+    crm_meeting_id: UUID | None = None
+    """None while an imported item waits for the CRM to create its meeting."""
+    ical_uid: str | None = None
+    crm_version: int | None = None
+    """The CRM meeting version both sides last agreed on (the merge base's version)."""
+    crm_hash: str | None = None
+    """``content_hash`` of the CRM view at ``crm_version``."""
+    display_hash: str | None = None
+    """``display_hash`` of the CRM-only details last written (type, custom fields, …)."""
+    base: dict[str, Any] | None = None
+    """The view both sides agreed on last: the three-way merge base."""
+    last_error: str | None = None
+    """Why the last attempt on this item failed (shown to users; cleared on success)."""

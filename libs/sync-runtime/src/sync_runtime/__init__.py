@@ -1,0 +1,1 @@
+"""What every sync service runs around its provider adapter."""

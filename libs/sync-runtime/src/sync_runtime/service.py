@@ -1,0 +1,67 @@
+"""Builds a sync service around its provider adapter: broker, subscribers, worker, probe route.
+Each provider's ``app.py`` is then a composition root of a few lines."""
+
+from __future__ import annotations
+
+from faststream.asgi import AsgiFastStream
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from calsync_contracts import Provider
+from calsync_contracts.events import ConnectionStatusChanged, ProviderChangeObserved
+from calsync_platform.kafka import make_broker
+from calsync_platform.logs import get_logger
+from calsync_platform.publishing import declare_publisher
+from calsync_platform.service_app import build_service_app
+from sync_runtime.crm_client import CrmClient
+from sync_runtime.passes import CalendarFactory, PassDeps
+from sync_runtime.probe_route import Probe, probe_route
+from sync_runtime.settings import SyncServiceSettings
+from sync_runtime.subscribers import register_subscribers
+from sync_runtime.worker import Worker
+from sync_store.registry import Registry
+
+log = get_logger(__name__)
+
+
+def build_sync_service(
+    settings: SyncServiceSettings,
+    provider: Provider,
+    service_name: str,
+    open_calendar: CalendarFactory,
+    probe: Probe,
+) -> AsgiFastStream:
+    broker = make_broker(settings, service_name)
+    declare_publisher(broker, ProviderChangeObserved)
+    declare_publisher(broker, ConnectionStatusChanged)
+    db = create_async_engine(settings.database_url, pool_size=10, pool_pre_ping=True)
+    registry = Registry(db)
+    crm = CrmClient.create(settings.crm_api_url, settings.internal_api_token.get_secret_value())
+    deps = PassDeps(db, registry, broker, crm, open_calendar)
+    worker = Worker(settings, deps, provider)
+    register_subscribers(broker, provider, service_name, registry, crm, worker.nudge)
+    app = build_service_app(broker, service_name, f"Two-way sync with {provider.value} calendars.")
+    app.mount("/internal/probe", probe_route(probe, settings.internal_api_token.get_secret_value()))
+
+    @app.after_startup
+    async def start_worker() -> None:
+        await _catch_up(registry, crm, provider)
+        worker.start()
+
+    @app.on_shutdown
+    async def stop_worker() -> None:
+        await worker.stop()
+        await crm.aclose()
+        await db.dispose()
+
+    return app
+
+
+async def _catch_up(registry: Registry, crm: CrmClient, provider: Provider) -> None:
+    """A cold start learns every connection from crm-api (events it missed are not lost)."""
+    try:
+        known = await crm.connections(provider)
+    except Exception as error:  # crm-api may start later; sync requests adopt connections too
+        log.warning("could not list connections from crm-api", error=type(error).__name__)
+        return
+    for tenant_id, config in known:
+        await registry.apply_config(tenant_id, config, removed=False)
