@@ -30,7 +30,7 @@ from sync_core.errors import (
     SuddenlyEmpty,
     TemporaryError,
 )
-from sync_core.items import ChangeBatch, ProviderItem
+from sync_core.items import OCCURRENCE_SEPARATOR, ChangeBatch, ProviderItem, occurrence_id
 from sync_core.links import Link
 from sync_core.planner import (
     CrmChange,
@@ -94,7 +94,22 @@ class SyncEngine:
         provider_link = change.provider_link
         if link is None and provider_link and provider_link.connection_id == self.ctx.connection_id:
             link = await self.links.by_external_id(provider_link.external_id)
+        if link is None:
+            link = await self._new_occurrence(change.meeting)
         return link
+
+    async def _new_occurrence(self, meeting: MeetingSnapshot) -> Link | None:
+        """A first edit of one occurrence of a linked series goes back as a RECURRENCE-ID
+        override inside the series' item: an update of the series, never a new item."""
+        if meeting.series_id is None or meeting.recurrence_id is None:
+            return None
+        series = await self.links.by_meeting(meeting.series_id)
+        if series is None:
+            return None
+        external_id = occurrence_id(series.external_id, meeting.recurrence_id)
+        return Link(
+            series.calendar_id, external_id, series.version_tag, None, ical_uid=meeting.ical_uid
+        )
 
     async def _execute(
         self, plan: OutboundPlan, link: Link | None, meeting: MeetingSnapshot
@@ -157,9 +172,11 @@ class SyncEngine:
         field-level three-way merge decides, and whose merged result comes back to be written."""
         item = await self.calendar.fetch(link.calendar_id, link.external_id)
         if item is None:
-            # Deleted in the provider, changed in the CRM: a modification beats a deletion.
             await self.links.remove(link.external_id)
-            await self._create(link.calendar_id, meeting)
+            if OCCURRENCE_SEPARATOR not in link.external_id:
+                # Deleted in the provider, changed in the CRM: a modification beats a deletion.
+                # (An occurrence whose series is gone has nothing left to live in.)
+                await self._create(link.calendar_id, meeting)
             return
         current = content_hash(provider_view(item.fields)) if item.fields else None
         if current == content_hash(meeting_view(meeting)):
@@ -298,12 +315,17 @@ class SyncEngine:
         return link
 
     async def _provider_deleted(self, external_id: str, report: PullReport) -> None:
+        """The item is gone, and with it any edited occurrences it held."""
+        occurrences = [
+            link
+            for link in await self.links.all_links()
+            if link.external_id.startswith(external_id + OCCURRENCE_SEPARATOR)
+        ]
         link = await self.links.by_external_id(external_id)
-        if link is None:
-            return
-        await self._publish_delete(link, DeletionKind.PHYSICAL)
-        await self.links.remove(external_id)
-        report.deleted += 1
+        for gone in [*occurrences, *([link] if link else [])]:
+            await self._publish_delete(gone, DeletionKind.PHYSICAL)
+            await self.links.remove(gone.external_id)
+            report.deleted += 1
 
     async def _unlink_dropped_calendars(self, report: PullReport) -> None:
         """Calendars the user no longer picks: their meetings are unlinked, never deleted."""

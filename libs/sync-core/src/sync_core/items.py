@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from uuid import UUID
 
 from calsync_contracts.events import ProviderEventFields
@@ -47,3 +48,21 @@ class Listing:
 class WriteResult:
     external_id: str
     version_tag: str | None
+
+
+OCCURRENCE_SEPARATOR = "#"
+
+
+def occurrence_id(series_external_id: str, recurrence_id: datetime | date) -> str:
+    """The external id of an edited occurrence inside its series' provider item (CalDAV keeps a
+    series and its RECURRENCE-ID overrides in one resource, RFC 4791 §4.1): the series' id, then
+    the occurrence's original start as a UTC instant (or a date for all-day series)."""
+    if isinstance(recurrence_id, datetime):
+        key = recurrence_id.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    else:
+        key = recurrence_id.strftime("%Y%m%d")
+    return f"{series_external_id}{OCCURRENCE_SEPARATOR}{key}"
+
+
+def series_of(external_id: str) -> str:
+    return external_id.split(OCCURRENCE_SEPARATOR, 1)[0]

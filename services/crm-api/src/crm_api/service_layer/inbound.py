@@ -21,7 +21,12 @@ from calsync_contracts.events import (
 from calsync_contracts.meeting import MeetingSnapshot, Recurrence
 from calsync_platform.inbox import claim
 from crm_api.adapters.orm import CalendarConnection, Meeting, MeetingLink, SyncConflict, Tenant
-from crm_api.adapters.snapshots import meeting_snapshot, participant_rows, set_meeting_time
+from crm_api.adapters.snapshots import (
+    meeting_snapshot,
+    participant_rows,
+    set_meeting_time,
+)
+from crm_api.domain.recurrence import instant_key
 from crm_api.messaging.inbound_rules import Action, Decision, decide_delete, decide_upsert
 from crm_api.service_layer import meetings
 from crm_api.service_layer.meetings import EventContext, MeetingDraft
@@ -109,19 +114,40 @@ async def _match(
     link: MeetingLink | None,
 ) -> Meeting | None:
     """Rule 4: by link, then the CRM id embedded in the item, then the iCalendar UID among the
-    connection owner's meetings. Locked: writes to one meeting are serialised."""
+    connection owner's meetings — for an edited occurrence, the UID AND its RECURRENCE-ID (a
+    series and its occurrences share one UID, RFC 5545 §3.8.4.4). Locked: writes to one meeting
+    are serialised."""
     owned = (Meeting.tenant_id == tenant_id, Meeting.owner_user_id == connection.user_id)
     for condition in (
         Meeting.id == link.meeting_id if link else None,
         Meeting.id == change.crm_meeting_id if change.crm_meeting_id else None,
-        Meeting.ical_uid == change.ical_uid if change.ical_uid else None,
     ):
         if condition is None:
             continue
         found = await session.scalar(select(Meeting).where(*owned, condition).with_for_update())
         if found is not None:
             return found
+    if not change.ical_uid:
+        return None
+    return await _by_uid(session, owned, change.ical_uid, _recurrence_id(change))
+
+
+async def _by_uid(
+    session: AsyncSession, owned: tuple[Any, ...], ical_uid: str, recurrence_id: str | None
+) -> Meeting | None:
+    candidates = await session.scalars(
+        select(Meeting).where(*owned, Meeting.ical_uid == ical_uid).with_for_update()
+    )
+    for meeting in candidates:
+        own = instant_key(meeting.recurrence_id) if meeting.recurrence_id is not None else None
+        if own == recurrence_id:
+            return meeting
     return None
+
+
+def _recurrence_id(change: ProviderChange) -> str | None:
+    rid = change.fields.recurrence_id if change.fields else None
+    return instant_key(rid) if rid is not None else None
 
 
 async def _apply_upsert(
@@ -192,8 +218,24 @@ async def _create(
         participants=await match_attendees(session, tenant_id, attendees, []),
         ical_uid=change.ical_uid,
         recurrence=fields.recurrence.model_dump(mode="json") if fields.recurrence else None,
+        **await _occurrence_of(session, tenant_id, change),
     )
     return await meetings.create_meeting(session, tenant_id, draft, context)
+
+
+async def _occurrence_of(
+    session: AsyncSession, tenant_id: uuid.UUID, change: ProviderChange
+) -> dict[str, Any]:
+    """An imported edited occurrence is attached to its series (same UID, no RECURRENCE-ID)."""
+    fields = change.fields
+    if fields is None or fields.recurrence_id is None or not change.ical_uid:
+        return {}
+    owned = (Meeting.tenant_id == tenant_id, Meeting.owner_user_id == change.user_id)
+    series = await _by_uid(session, owned, change.ical_uid, None)
+    return {
+        "series_id": series.id if series else None,
+        "recurrence_id": instant_key(fields.recurrence_id),
+    }
 
 
 async def _apply_fields(

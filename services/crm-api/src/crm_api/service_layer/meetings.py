@@ -90,6 +90,9 @@ class MeetingDraft:
     custom_fields: dict[str, Any] | None = None
     ical_uid: str | None = None
     recurrence: dict[str, Any] | None = None
+    series_id: uuid.UUID | None = None
+    """An edited occurrence (RFC 5545 §3.8.4.4) of this series meeting; with ``recurrence_id``."""
+    recurrence_id: str | None = None
 
 
 # --- reads --------------------------------------------------------------------------------------
@@ -207,6 +210,8 @@ async def create_meeting(
         status=draft.status,
         custom_fields=draft.custom_fields or {},
         recurrence=draft.recurrence,
+        series_id=draft.series_id,
+        recurrence_id=draft.recurrence_id,
         updated_at=datetime.now(UTC),
         participants=participant_rows(list(draft.participants)),
     )
