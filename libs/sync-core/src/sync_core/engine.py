@@ -30,7 +30,13 @@ from sync_core.errors import (
     SuddenlyEmpty,
     TemporaryError,
 )
-from sync_core.items import OCCURRENCE_SEPARATOR, ChangeBatch, ProviderItem, occurrence_id
+from sync_core.items import (
+    OCCURRENCE_SEPARATOR,
+    ChangeBatch,
+    ProviderItem,
+    occurrence_id,
+    series_of,
+)
 from sync_core.links import Link
 from sync_core.planner import (
     CrmChange,
@@ -254,16 +260,18 @@ class SyncEngine:
 
     async def _full(self, calendar_id: str, report: PullReport) -> None:
         report.full = True
-        listing = await self.calendar.list_window(calendar_id, self.ctx.window)
         linked = await self.links.in_calendar(calendar_id)
-        if is_suddenly_empty(len(listing.items), len(linked)):
+        known = {series_of(link.external_id): link.version_tag for link in linked}
+        listing = await self.calendar.list_window(calendar_id, self.ctx.window, known)
+        if is_suddenly_empty(listing.size, len(linked)):
             raise SuddenlyEmpty(f"calendar {calendar_id} listed empty with {len(linked)} linked")
         for item in listing.items:
             await self._observe(calendar_id, item, report, initial=True)
+        report.unchanged += len(listing.unchanged)
         # Stale links are judged only now, after a COMPLETE listing (Odoo, Twenty).
-        seen = {item.external_id for item in listing.items}
+        seen = {item.external_id for item in listing.items} | set(listing.unchanged)
         for link in linked:
-            if link.external_id not in seen:
+            if link.external_id not in seen and series_of(link.external_id) not in seen:
                 await self._missing_from_listing(calendar_id, link, report)
         await self.links.save_cursor(calendar_id, listing.cursor)
 

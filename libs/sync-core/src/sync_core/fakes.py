@@ -8,7 +8,7 @@ injectable failures. It passes the same adapter contract suite as the real CalDA
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from uuid import UUID
 
@@ -110,16 +110,20 @@ class InMemoryCalendar:
         deleted = [i for i in touched if i not in self.items[calendar_id]]
         return ChangeBatch(changed, deleted, self._cursor(calendar_id))
 
-    async def list_window(self, calendar_id: str, window: SyncWindow) -> Listing:
+    async def list_window(
+        self, calendar_id: str, window: SyncWindow, known: Mapping[str, str | None]
+    ) -> Listing:
         self._request()
         cursor = self._cursor(calendar_id)
-        items = [
-            self._item(calendar_id, external_id)
+        in_window = [
+            external_id
             for external_id, stored in self.items[calendar_id].items()
             if stored.fields is None
             or window.overlaps(stored.fields.time, stored.fields.recurrence)
         ]
-        return Listing(items, cursor)
+        unchanged = [i for i in in_window if known.get(i) == self.items[calendar_id][i].tag]
+        items = [self._item(calendar_id, i) for i in in_window if i not in unchanged]
+        return Listing(items, unchanged, cursor)
 
     async def fetch(self, calendar_id: str, external_id: str) -> ProviderItem | None:
         self._request()

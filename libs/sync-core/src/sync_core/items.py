@@ -41,7 +41,14 @@ class Listing:
     """Every item of a calendar inside the sync window: a full listing."""
 
     items: list[ProviderItem] = field(default_factory=list)
+    """Items that are new or whose version tag differs from the one the caller knew."""
+    unchanged: list[str] = field(default_factory=list)
+    """External ids present with the version tag the caller knew: not fetched again."""
     cursor: str | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.items) + len(self.unchanged)
 
 
 @dataclass(frozen=True, slots=True)

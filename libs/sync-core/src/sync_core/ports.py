@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 from uuid import UUID
@@ -38,9 +39,12 @@ class CalendarPort(Protocol):
         """Incremental changes. Raises ``CursorInvalid`` when the cursor is no longer valid."""
         ...
 
-    async def list_window(self, calendar_id: str, window: SyncWindow) -> Listing:
+    async def list_window(
+        self, calendar_id: str, window: SyncWindow, known: Mapping[str, str | None]
+    ) -> Listing:
         """Every item overlapping the window, with a cursor taken BEFORE listing (so changes
-        made during the listing are seen next time, never missed)."""
+        made during the listing are seen next time, never missed). Items whose version tag
+        equals ``known[external_id]`` are only named in ``Listing.unchanged``, not fetched."""
         ...
 
     async def fetch(self, calendar_id: str, external_id: str) -> ProviderItem | None:
