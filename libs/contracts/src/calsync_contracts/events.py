@@ -7,7 +7,7 @@ past tense. Every model is frozen; ``type`` + ``schema_version`` identify its JS
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
@@ -102,7 +102,10 @@ class ProviderEventFields(Frozen):
     organizer_email: str | None = None
     attendees: list[Participant] = Field(default_factory=list)
     recurrence: Recurrence | None = None
-    recurrence_id: AwareDatetime | None = None
+    recurrence_id: AwareDatetime | date | None = Field(
+        default=None,
+        description="Edited occurrence: its original start (a date for all-day series).",
+    )
     updated_at: AwareDatetime | None = Field(
         default=None, description="Provider's last-modified time, for the later-edit-wins policy."
     )
