@@ -103,7 +103,8 @@ class InMemoryCalendar:
     async def changes_since(self, calendar_id: str, cursor: str) -> ChangeBatch:
         self._request()
         epoch, _, position = cursor.partition(":")
-        if int(epoch) != self.epoch or int(position) > len(self.log[calendar_id]):
+        valid = epoch == str(self.epoch) and position.isdigit()
+        if not valid or int(position) > len(self.log[calendar_id]):
             raise CursorInvalid("sync token no longer valid")
         touched = dict.fromkeys(self.log[calendar_id][int(position) :])
         changed = [self._item(calendar_id, i) for i in touched if i in self.items[calendar_id]]
