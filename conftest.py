@@ -9,6 +9,7 @@ Each server starts once per test session, on a free port, the first time a test 
   dropped afterwards; ``module_database``: the same, shared by one test module;
   ``new_database``: a factory, ``new_database(name=None) -> LocalPostgresDatabase`` (``.dsn``,
   ``.async_url``), for any other scope.
+- ``radicale`` / ``xandikos``: real CalDAV servers (``LocalRadicale``, ``LocalXandikos``).
 - ``local_kafka``: a ``LocalKafka`` (Tansu) with every topic of ``all_topic_specs()`` created.
   Producers must pass ``enable_idempotence=False``; see ``calsync_localinfra.kafka``.
 
@@ -30,9 +31,19 @@ import pytest_asyncio
 from calsync_contracts.topics import all_topic_specs
 from calsync_localinfra import LocalKafka, LocalPostgres, LocalPostgresDatabase
 from calsync_localinfra.kafka_tail import KafkaTail
+from calsync_localinfra.radicale import LocalRadicale
+from calsync_localinfra.xandikos import LocalXandikos
 
 _SERVER_FIXTURES = frozenset(
-    {"local_postgres", "local_kafka", "fresh_database", "module_database", "new_database"}
+    {
+        "local_postgres",
+        "local_kafka",
+        "fresh_database",
+        "module_database",
+        "new_database",
+        "radicale",
+        "xandikos",
+    }
 )
 
 
@@ -63,6 +74,20 @@ async def local_kafka(local_servers_dir: Path) -> AsyncIterator[LocalKafka]:
     with LocalKafka(local_servers_dir / "kafka") as kafka:
         await kafka.create_topics(all_topic_specs())
         yield kafka
+
+
+@pytest.fixture(scope="session")
+def radicale(local_servers_dir: Path) -> Iterator[LocalRadicale]:
+    """Radicale 3 with htpasswd users (``add_user``) and ``make_calendar``."""
+    with LocalRadicale(local_servers_dir / "radicale") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def xandikos(local_servers_dir: Path) -> Iterator[LocalXandikos]:
+    """Xandikos, a second CalDAV server that answers differently (no auth)."""
+    with LocalXandikos(local_servers_dir / "xandikos") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 
 from calsync_contracts.events import ProviderEventFields
-from calsync_contracts.meeting import MeetingSnapshot, Participant
+from calsync_contracts.meeting import MeetingSnapshot, MeetingTime, Participant, TimedSpan
 
 PROVIDER_FIELDS = (
     "subject",
@@ -39,13 +40,26 @@ def attendee_view(participants: list[Participant]) -> list[dict[str, str]]:
     )
 
 
+def time_view(time: MeetingTime) -> dict[str, Any]:
+    """Instants in UTC: 10:00+01:00 and 09:00Z are the same time, whichever way a server wrote
+    it. The zone stays part of the view (it drives DST for series and display)."""
+    if isinstance(time, TimedSpan):
+        return {
+            "kind": time.kind,
+            "start": time.start.astimezone(UTC).isoformat(),
+            "end": time.end.astimezone(UTC).isoformat(),
+            "timezone": time.timezone,
+        }
+    return time.model_dump(mode="json")
+
+
 def meeting_view(meeting: MeetingSnapshot) -> View:
     """The provider-mapped fields of a CRM meeting, in comparable JSON form."""
     return {
         "subject": meeting.subject,
         "location": meeting.location,
         "description": meeting.description,
-        "time": meeting.time.model_dump(mode="json"),
+        "time": time_view(meeting.time),
         "private": meeting.private,
         "status": meeting.status.value,
         "attendees": attendee_view(meeting.participants),
@@ -58,7 +72,7 @@ def provider_view(fields: ProviderEventFields) -> View:
         "subject": fields.subject,
         "location": fields.location,
         "description": fields.description,
-        "time": fields.time.model_dump(mode="json"),
+        "time": time_view(fields.time),
         "private": fields.private,
         "status": fields.status.value,
         "attendees": attendee_view(fields.attendees),

@@ -1,0 +1,74 @@
+"""Server-side request forgery guard for user-supplied calendar URLs (OWASP SSRF prevention):
+only http(s), and no loopback, private, link-local, multicast, reserved or unspecified address —
+checked on every address the name resolves to — unless allow-listed in configuration (the local
+stack allow-lists its own CalDAV server)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class ForbiddenAddress(ValueError):
+    """The URL may not be used; the message says why in words a user understands."""
+
+
+async def check_url(url: str, allow: Sequence[str]) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ForbiddenAddress("the address must start with http:// or https:// and name a host")
+    host = parts.hostname
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if _allowed_name(host, port, allow):
+        return
+    for address in await _resolve(host, port):
+        if _forbidden(address) and not _allowed_address(address, port, allow):
+            raise ForbiddenAddress(
+                f"{host} points to an internal address ({address}), which is not allowed"
+            )
+
+
+def _allowed_name(host: str, port: int, allow: Sequence[str]) -> bool:
+    return host in allow or f"{host}:{port}" in allow
+
+
+def _allowed_address(address: IPAddress, port: int, allow: Sequence[str]) -> bool:
+    for entry in allow:
+        if entry in (str(address), f"{address}:{port}"):
+            return True
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _forbidden(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+    )
+
+
+async def _resolve(host: str, port: int) -> list[IPAddress]:
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as error:
+        raise ForbiddenAddress(f"{host} cannot be resolved") from error
+    return [ipaddress.ip_address(info[4][0]) for info in infos]
