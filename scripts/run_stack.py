@@ -4,15 +4,17 @@
 2. the Kafka-protocol broker (Tansu, in memory) unless ``KAFKA_BOOTSTRAP_SERVERS`` is set, and
    every topic of ``all_topic_specs()`` (created on an external broker too: auto-creation would
    get the partition counts wrong);
-3. crm-api's migrations, then its demo data (``crm_api.seed`` prints the tenant, users and a
-   bearer token);
-4. every service as a child process, on ports 8000-8004 when free; waits for each ``/readyz``.
+3. Radicale, a real CalDAV server, with a demo user and calendar (data in ``.var/radicale``);
+4. crm-api's migrations, then its demo data (``crm_api.seed`` prints the tenant, users and a
+   bearer token); each sync service's own database and migrations;
+5. every service as a child process, on ports 8000-8004 when free; waits for each ``/readyz``.
 
 Then it runs until Ctrl-C (or SIGTERM) and stops the services, then the broker, then the
 database. A service that dies on its own stops the stack with exit code 1.
 
-Dev secrets (``JWT_SECRET``, ``SECRETS_KEY``) are generated once into ``.var/dev-secrets.json``
-so tokens and encrypted connection secrets survive restarts.
+Dev secrets (``JWT_SECRET``, ``SECRETS_KEY``, ``INTERNAL_API_TOKEN``, the demo CalDAV password)
+are generated once into ``.var/dev-secrets.json`` so tokens and encrypted connection secrets
+survive restarts.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from calsync_localinfra import (
     create_topics,
     preferred_or_free_port,
 )
+from calsync_localinfra.radicale import LocalRadicale
 
 ROOT = Path(__file__).resolve().parents[1]
 VAR = ROOT / ".var"
@@ -55,11 +58,14 @@ class Service:
     module: str
     preferred_port: int
     needs_database: bool = False
+    own_database: str | None = None
+    """A sync service's own database (its status table and leases), migrated by
+    ``<module>.migrate``."""
 
 
 SERVICES = (
     Service("crm-api", "crm_api", 8000, needs_database=True),
-    Service("sync-caldav", "sync_caldav", 8001),
+    Service("sync-caldav", "sync_caldav", 8001, own_database="calsync_caldav"),
     Service("sync-google", "sync_google", 8002),
     Service("sync-exchange", "sync_exchange", 8003),
     Service("notifier", "notifier", 8004),
@@ -99,7 +105,30 @@ def main() -> int:
         }
         if kafka is not None:
             common |= kafka.env()  # our Tansu cannot do idempotent producers (ADR 4)
-        crm_env = common | {"DATABASE_URL": database_url, **dev_secrets(VAR / "dev-secrets.json")}
+        secrets_ = dev_secrets(VAR / "dev-secrets.json")
+        ports = allocate_ports(services)
+        radicale = start_radicale(secrets_)
+        common |= {"INTERNAL_API_TOKEN": secrets_["INTERNAL_API_TOKEN"]}
+        crm_env = common | {
+            "DATABASE_URL": database_url,
+            "JWT_SECRET": secrets_["JWT_SECRET"],
+            "SECRETS_KEY": secrets_["SECRETS_KEY"],
+            "SYNC_SERVICE_URLS": json.dumps(
+                {"caldav": f"http://127.0.0.1:{ports['sync-caldav']}"}
+                if "sync-caldav" in ports
+                else {}
+            ),
+        }
+        sync_env = common | {
+            "CRM_API_URL": f"http://127.0.0.1:{ports.get('crm-api', 8000)}",
+            # The local stack allow-lists its own CalDAV server (SSRF guard, ADR 7).
+            "SSRF_ALLOW": os.environ.get("SSRF_ALLOW")
+            or json.dumps([f"127.0.0.1:{radicale.port}", f"localhost:{radicale.port}"]),
+        }
+        for service in services:
+            if service.own_database:
+                url = own_database_url(postgres, database_url, service.own_database)
+                run_tool(f"{service.module}.migrate", sync_env | {"DATABASE_URL": url})
 
         seed = ""
         if any(s.needs_database for s in services):
@@ -108,11 +137,13 @@ def main() -> int:
             seed = run_tool("crm_api.seed", crm_env, capture=True).rstrip()
             CONSOLE.print(seed)
 
-        ports = start_services(supervisor, services, common, crm_env)
+        start_services(supervisor, services, ports, crm_env, sync_env, postgres, database_url)
         wait_until_ready(supervisor, ports)
-        print_urls(ports, postgres, bootstrap, kafka)
+        print_urls(ports, postgres, bootstrap, kafka, radicale)
         if args.state_file:
-            write_state(args.state_file, ports, bootstrap, database_url, seed)
+            write_state(
+                args.state_file, ports, bootstrap, database_url, seed, radicale_state(radicale)
+            )
         if len(services) < len(SERVICES):
             hint = {"DATABASE_URL": database_url, **{k: common[k] for k in ENV_HINT if k in common}}
             say(
@@ -139,6 +170,9 @@ def main() -> int:
                 "services stopped: "
                 + ", ".join(f"{n} ({exit_status(c)})" for n, c in codes.items())
             )
+        if RADICALE.running:
+            RADICALE.stop()
+            say("Radicale stopped")
         if kafka is not None and kafka.running:
             kafka.stop()
             say("broker stopped")
@@ -171,13 +205,19 @@ def parse_args() -> argparse.Namespace:
 
 
 def write_state(
-    path: Path, ports: dict[str, int], bootstrap: str, database_url: str, seed: str
+    path: Path,
+    ports: dict[str, int],
+    bootstrap: str,
+    database_url: str,
+    seed: str,
+    radicale: dict[str, str],
 ) -> None:
     state = {
         "ports": ports,
         "kafka_bootstrap_servers": bootstrap,
         "database_url": database_url,
         "seed": json.loads(seed) if seed else None,
+        "radicale": radicale,
     }
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(state, indent=2))
@@ -188,6 +228,7 @@ def missing_modules(services: list[Service]) -> list[str]:
     """Modules we would run that are not importable: better one clear message up front than a
     traceback from a child half-way through start-up."""
     wanted = [f"{s.module}.__main__" for s in services]
+    wanted += [f"{s.module}.migrate" for s in services if s.own_database]
     if any(s.needs_database for s in services):
         wanted += CRM_TOOLS
     missing = []
@@ -233,17 +274,23 @@ def start_kafka(kafka: LocalKafka | None) -> str:
     return bootstrap
 
 
+DEV_SECRETS = ("JWT_SECRET", "SECRETS_KEY", "INTERNAL_API_TOKEN", "RADICALE_PASSWORD")
+
+
 def dev_secrets(path: Path) -> dict[str, str]:
-    """The dev JWT secret and Fernet key, generated on the first run and then reused."""
+    """The dev secrets (JWT key, Fernet key, internal API token, the demo CalDAV password),
+    generated on the first run and then reused."""
     if path.exists():
         stored: dict[str, str] = json.loads(path.read_text())
-        if {"JWT_SECRET", "SECRETS_KEY"} <= stored.keys():
+        if set(DEV_SECRETS) <= stored.keys():
             return stored
     from cryptography.fernet import Fernet
 
     created = {
         "JWT_SECRET": secrets.token_urlsafe(48),
         "SECRETS_KEY": Fernet.generate_key().decode(),
+        "INTERNAL_API_TOKEN": secrets.token_urlsafe(48),
+        "RADICALE_PASSWORD": secrets.token_urlsafe(12),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
@@ -268,22 +315,67 @@ def run_tool(module: str, env: dict[str, str], *, capture: bool = False) -> str:
     return result.stdout or ""
 
 
-def start_services(
-    supervisor: Supervisor,
-    services: list[Service],
-    common: dict[str, str],
-    crm_env: dict[str, str],
-) -> dict[str, int]:
+def allocate_ports(services: list[Service]) -> dict[str, int]:
+    """Every port first: crm-api and the sync services need each other's addresses."""
     ports: dict[str, int] = {}
     for service in services:
         port = preferred_or_free_port(service.preferred_port)
         if port != service.preferred_port:
             say(f"port {service.preferred_port} is busy: {service.name} gets {port}")
-        env = (crm_env if service.needs_database else common) | {"HTTP_PORT": str(port)}
-        argv = [sys.executable, "-m", service.module]
-        supervisor.start(ChildSpec(service.name, argv, env=env, cwd=ROOT))
         ports[service.name] = port
     return ports
+
+
+def start_services(
+    supervisor: Supervisor,
+    services: list[Service],
+    ports: dict[str, int],
+    crm_env: dict[str, str],
+    sync_env: dict[str, str],
+    postgres: LocalPostgres | None,
+    database_url: str,
+) -> None:
+    for service in services:
+        if service.needs_database:
+            env = crm_env
+        elif service.own_database:
+            url = own_database_url(postgres, database_url, service.own_database)
+            env = sync_env | {"DATABASE_URL": url}
+        else:
+            env = sync_env
+        env = env | {"HTTP_PORT": str(ports[service.name])}
+        argv = [sys.executable, "-m", service.module]
+        supervisor.start(ChildSpec(service.name, argv, env=env, cwd=ROOT))
+
+
+def own_database_url(postgres: LocalPostgres | None, database_url: str, name: str) -> str:
+    """Our PostgreSQL: a database of the service's own. A given DATABASE_URL: the same
+    database (a sync service's tables and migration history do not clash with crm-api's)."""
+    if postgres is None:
+        return database_url
+    return postgres.create_database(name, exist_ok=True).async_url
+
+
+RADICALE = LocalRadicale(VAR / "radicale")
+DEMO_CALDAV_USER = "demo"
+
+
+def start_radicale(secrets_: dict[str, str]) -> LocalRadicale:
+    """A real CalDAV server for the demo user (data kept in ``.var/radicale``)."""
+    RADICALE.start()
+    RADICALE.add_user(DEMO_CALDAV_USER, secrets_["RADICALE_PASSWORD"])
+    RADICALE.make_calendar(DEMO_CALDAV_USER, "calendar", "Demo calendar")
+    say(f"Radicale (CalDAV) ready at {RADICALE.url}")
+    return RADICALE
+
+
+def radicale_state(radicale: LocalRadicale) -> dict[str, str]:
+    return {
+        "url": radicale.url,
+        "calendar": f"{radicale.url}{DEMO_CALDAV_USER}/calendar/",
+        "username": DEMO_CALDAV_USER,
+        "password": json.loads((VAR / "dev-secrets.json").read_text())["RADICALE_PASSWORD"],
+    }
 
 
 def wait_until_ready(supervisor: Supervisor, ports: dict[str, int]) -> None:
@@ -319,6 +411,7 @@ def print_urls(
     postgres: LocalPostgres | None,
     bootstrap: str,
     kafka: LocalKafka | None,
+    radicale: LocalRadicale,
 ) -> None:
     lines = []
     if "crm-api" in ports:
@@ -333,6 +426,10 @@ def print_urls(
         lines.append("PostgreSQL      DATABASE_URL")
     broker = "Tansu, in memory" if kafka is not None else "external"
     lines.append(f"Kafka           {bootstrap}  ({broker})")
+    lines.append(
+        f"CalDAV          {radicale.url}{DEMO_CALDAV_USER}/calendar/  "
+        f"(user {DEMO_CALDAV_USER}, password in .var/dev-secrets.json)"
+    )
     lines += ["", "Ctrl-C stops everything."]
     banner("calsync is running", lines)
 

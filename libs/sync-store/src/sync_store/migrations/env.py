@@ -11,11 +11,18 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sync_store.tables import metadata
 
 config = context.config
+VERSION_TABLE = "alembic_version_sync"
+"""Not Alembic's default: a sync service may share a database with crm-api (e.g. in tests)."""
 target_metadata = metadata
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        version_table=VERSION_TABLE,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
