@@ -248,3 +248,35 @@ async def test_all_day_import_stays_all_day(world) -> None:
         "start_date": "2026-12-03",
         "end_date": "2026-12-04",
     }
+
+
+async def test_rule4_an_imported_occurrence_joins_its_series_and_is_matched_by_recurrence_id(
+    world,
+) -> None:
+    """A series and its edited occurrences share one UID (RFC 5545 §3.8.4.4): the occurrence
+    must neither be matched to the series nor duplicated on a re-listing."""
+    series = await world.apply(world.change("/cal/s.ics", recurrence={"rrule": ["FREQ=WEEKLY"]}))
+    moved = T0 + timedelta(days=7, hours=2)
+    occurrence = world.change(
+        "/cal/s.ics#1",
+        recurrence_id=T0 + timedelta(days=7),
+        subject="Moved once",
+        time=TimedSpan(start=moved, end=moved + timedelta(hours=1), timezone="UTC"),
+    )
+    created = await world.apply(occurrence)
+    assert created.action is Action.CREATE
+    assert created.meeting_id != series.meeting_id
+    async with world.api.sessions() as session:
+        row = await session.get(Meeting, created.meeting_id)
+        assert row is not None
+        assert row.series_id == series.meeting_id
+    relisted = world.change(
+        "/cal/s-renamed.ics#1",
+        tag="e2",
+        recurrence_id=(T0 + timedelta(days=7)).astimezone(UTC),
+        subject="Moved once, renamed",
+        time=TimedSpan(start=moved, end=moved + timedelta(hours=1), timezone="UTC"),
+    )
+    again = await world.apply(relisted)
+    assert again.meeting_id == created.meeting_id
+    assert await world.count(Meeting) == 2

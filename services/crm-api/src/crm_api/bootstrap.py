@@ -8,13 +8,22 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
+import httpx
 from fastapi import APIRouter, FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from crm_api.adapters.database import make_engine, make_session_factory
 from crm_api.adapters.secret_box import SecretBox
 from crm_api.bootstrap_state import AppState
-from crm_api.entrypoints.http import calendar, directory, health, meetings, sync_status
+from crm_api.entrypoints.http import (
+    calendar,
+    connections,
+    directory,
+    health,
+    internal,
+    meetings,
+    sync_status,
+)
 from crm_api.entrypoints.http.errors import install_error_handlers
 from crm_api.entrypoints.http.nul_guard import install_nul_guard
 from crm_api.settings import Settings
@@ -25,6 +34,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     directory.router,
     sync_status.router,
     calendar.router,
+    connections.router,
+    internal.router,
 )
 
 
@@ -40,10 +51,14 @@ def no_background(_: AppState) -> list[BackgroundService]:
     return []
 
 
-def create_app(settings: Settings, background: BackgroundFactory | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    background: BackgroundFactory | None = None,
+    sync_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
     """``background`` builds the services run beside the API; by default the outbox relay and
     the Kafka consumers (``crm_api.messaging.runtime``). Tests of the HTTP layer alone pass
-    ``no_background``."""
+    ``no_background``; ``sync_transport`` stands in for the sync services' internal API."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,6 +67,9 @@ def create_app(settings: Settings, background: BackgroundFactory | None = None) 
             settings=settings,
             sessions=make_session_factory(engine),
             secrets=SecretBox(settings.secrets_key.get_secret_value()),
+            sync_services=httpx.AsyncClient(
+                transport=sync_transport, timeout=httpx.Timeout(12.0, connect=3.0)
+            ),
         )
         app.state.crm = state
         services = (background or _default_background)(state)
@@ -62,6 +80,7 @@ def create_app(settings: Settings, background: BackgroundFactory | None = None) 
             for service in services:
                 service.stop()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await state.sync_services.aclose()
             await engine.dispose()
 
     app = FastAPI(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
+
 from crm_api.adapters.database import SessionFactory
 from crm_api.adapters.secret_box import SecretBox
 from crm_api.settings import Settings
@@ -14,3 +16,5 @@ class AppState:
     settings: Settings
     sessions: SessionFactory
     secrets: SecretBox
+    sync_services: httpx.AsyncClient
+    """Talks to the sync services' internal API (connection tests)."""

@@ -17,6 +17,12 @@ class Settings(ServiceSettings):
     """Fernet key encrypting connection secrets at rest (``Fernet.generate_key()``)."""
     jwt_ttl_hours: int = 12
     db_pool_size: int = 20
+    internal_api_token: SecretStr | None = None
+    """Authenticates the sync services' internal calls both ways (libs/contracts internal.py);
+    the internal API answers 401 to everyone while it is unset."""
+    sync_service_urls: dict[str, str] = {}
+    """Provider → base URL of its sync service (connection tests), e.g. ``{"caldav": ...}``;
+    a provider missing here is shown as "not available in this deployment yet"."""
 
     @field_validator("database_url")
     @classmethod
@@ -44,7 +50,16 @@ class Settings(ServiceSettings):
             raise ValueError("SECRETS_KEY must be a Fernet key (Fernet.generate_key())") from error
         return value
 
+    @field_validator("internal_api_token")
+    @classmethod
+    def _token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("INTERNAL_API_TOKEN must be at least 32 characters")
+        return value
+
     @model_validator(mode="after")
     def _strong_secrets_in_production(self) -> Settings:
         require_strong_secret("JWT_SECRET", self.jwt_secret.get_secret_value(), self.environment)
+        if self.is_production and self.internal_api_token is None:
+            raise ValueError("INTERNAL_API_TOKEN must be set in production")
         return self

@@ -129,7 +129,14 @@ class CustomFieldDefinition(Base):
 class Meeting(Base):
     __tablename__ = "meetings"
     __table_args__ = (
-        UniqueConstraint("tenant_id", "ical_uid", name="uq_meetings_tenant_ical_uid"),
+        # A series and its edited occurrences share one UID (RFC 5545 §3.8.4.4).
+        UniqueConstraint(
+            "tenant_id",
+            "ical_uid",
+            "recurrence_id",
+            name="uq_meetings_tenant_ical_uid",
+            postgresql_nulls_not_distinct=True,
+        ),
         Index("ix_meetings_owner_window", "tenant_id", "owner_user_id", "starts_at", "ends_at"),
     )
     id: Mapped[uuid.UUID] = _id()
@@ -203,12 +210,43 @@ class CalendarConnection(Base):
     encrypted_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     calendars: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     invitation_sender: Mapped[str] = mapped_column(String(16), server_default="notifier")
+    auth_kind: Mapped[str] = mapped_column(String(16), server_default="basic")
+    calendar_names: Mapped[dict[str, str]] = mapped_column(
+        JSONB, server_default=text("'{}'::jsonb")
+    )
+    calendar_by_meeting_type: Mapped[dict[str, str]] = mapped_column(
+        JSONB, server_default=text("'{}'::jsonb")
+    )
+    shown_fields: Mapped[list[str]] = mapped_column(
+        JSONB, server_default=text("""'["participants", "meeting_type", "custom_fields"]'::jsonb""")
+    )
+    sync_interval_seconds: Mapped[int] = mapped_column(Integer, server_default="60")
     config_version: Mapped[int] = mapped_column(Integer, server_default="1")
     state: Mapped[str] = mapped_column(String(16), server_default="pending")
     status_message: Mapped[str] = mapped_column(Text, server_default="")
     last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status_observed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()
+
+
+class CalendarClaim(Base):
+    """One CRM user per provider calendar: a second claim on the same calendar is refused."""
+
+    __tablename__ = "calendar_claims"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id", "provider", "server_url", "calendar_id", name="uq_claims_calendar"
+        ),
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("calendar_connections.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(16))
+    server_url: Mapped[str] = mapped_column(String(2000), server_default="")
+    calendar_id: Mapped[str] = mapped_column(String(2000))
 
 
 class MeetingLink(Base):
