@@ -144,13 +144,18 @@ class Api:
 
 @contextlib.asynccontextmanager
 async def running_api(
-    database_url: str, *, migrate: bool = True, settings: Settings | None = None
+    database_url: str,
+    *,
+    migrate: bool = True,
+    settings: Settings | None = None,
+    sync_transport: httpx.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[Api]:
-    """The app on ``database_url`` (migrated first unless ``migrate=False``)."""
+    """The app on ``database_url`` (migrated first unless ``migrate=False``);
+    ``sync_transport`` answers for the sync services' internal API."""
     if migrate:
         await asyncio.to_thread(upgrade, database_url)
     settings = settings or settings_for(database_url)
-    app = create_app(settings, background=no_background)
+    app = create_app(settings, background=no_background, sync_transport=sync_transport)
     engine = make_engine(database_url, pool_size=2)
     try:
         async with LifespanManager(app):

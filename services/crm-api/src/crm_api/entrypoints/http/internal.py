@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import and_, or_, select
+from sqlalchemy import func, or_, select
 
 from calsync_contracts import Provider
 from crm_api.adapters.orm import CalendarConnection, Meeting
@@ -92,7 +92,8 @@ async def meetings(
             Meeting.tenant_id == connection.tenant_id,
             Meeting.owner_user_id == connection.user_id,
             Meeting.starts_at < end,
-            or_(Meeting.recurrence.is_not(None), and_(Meeting.ends_at > start)),
+            # JSONB null is not SQL NULL: a series is a meeting whose recurrence is an object.
+            or_(func.jsonb_typeof(Meeting.recurrence) == "object", Meeting.ends_at > start),
         )
     )
     return [meeting_snapshot(row).model_dump(mode="json") for row in rows.all()]
