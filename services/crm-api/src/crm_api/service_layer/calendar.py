@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calsync_contracts.meeting import AllDaySpan, MeetingSnapshot
@@ -70,7 +70,8 @@ async def _rows(
         Meeting.owner_user_id.in_(owners),
         Meeting.status != "cancelled",
         Meeting.starts_at < end,
-        or_(Meeting.recurrence.is_not(None), and_(Meeting.ends_at > start)),
+        # JSONB null is not SQL NULL: a series is a meeting whose recurrence is an object.
+        or_(func.jsonb_typeof(Meeting.recurrence) == "object", Meeting.ends_at > start),
     )
     return list((await session.execute(statement)).scalars())
 
