@@ -141,9 +141,18 @@ def main() -> int:
         wait_until_ready(supervisor, ports)
         print_urls(ports, postgres, bootstrap, kafka, radicale)
         if args.state_file:
-            write_state(
-                args.state_file, ports, bootstrap, database_url, seed, radicale_state(radicale)
-            )
+            extra = {
+                "radicale": radicale_state(radicale),
+                "pids": {child.name: child.pid for child in supervisor.children},
+                "sync_env": {
+                    s.name: {
+                        "DATABASE_URL": own_database_url(postgres, database_url, s.own_database)
+                    }
+                    for s in services
+                    if s.own_database
+                },
+            }
+            write_state(args.state_file, ports, bootstrap, database_url, seed, extra)
         if len(services) < len(SERVICES):
             hint = {"DATABASE_URL": database_url, **{k: common[k] for k in ENV_HINT if k in common}}
             say(
@@ -210,14 +219,14 @@ def write_state(
     bootstrap: str,
     database_url: str,
     seed: str,
-    radicale: dict[str, str],
+    extra: dict[str, object],
 ) -> None:
     state = {
         "ports": ports,
         "kafka_bootstrap_servers": bootstrap,
         "database_url": database_url,
         "seed": json.loads(seed) if seed else None,
-        "radicale": radicale,
+        **extra,
     }
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(state, indent=2))

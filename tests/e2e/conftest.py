@@ -3,14 +3,17 @@ session's real PostgreSQL and Kafka-protocol broker, for end-to-end journeys."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +21,15 @@ import httpx
 import pytest
 
 from calsync_localinfra import LocalKafka, LocalPostgres
+from calsync_localinfra.radicale import LocalRadicale
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 120
+SYNC_TUNING = {
+    "LEASE_SECONDS": "6",  # a killed replica's connections are taken over within seconds
+    "RETRY_BASE_SECONDS": "1",  # "server down" backs off 1 s, 2 s, … instead of minutes
+    "TICK_SECONDS": "0.5",
+}
 
 
 @dataclass(frozen=True)
@@ -42,35 +51,35 @@ class Stack:
     def isolated_admin_token(self) -> str:
         """A new tenant with one administrator, for tests that change tenant configuration
         (the fuzzer adds required custom fields…) without touching the demo tenant."""
-        import asyncio
-        import uuid
-        from datetime import timedelta
+        return asyncio.run(self.isolated_admin())[2]
 
+    async def isolated_admin(self) -> tuple[str, str, str]:
+        """(tenant id, user id, bearer token) of a new tenant's only user, an administrator."""
         from sqlalchemy import text
         from sqlalchemy.ext.asyncio import create_async_engine
 
         from crm_api.auth import Caller, mint_token
 
         tenant_id, user_id = uuid.uuid4(), uuid.uuid4()
+        engine = create_async_engine(self.database_url)
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("INSERT INTO tenants (id, name) VALUES (:id, 'Isolated')"), {"id": tenant_id}
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO users (id, tenant_id, name, email, is_admin) VALUES "
+                    "(:id, :tenant, 'Isolated Admin', 'admin@example.com', true)"
+                ),
+                {"id": user_id, "tenant": tenant_id},
+            )
+        await engine.dispose()
+        secret = self.dev_secret("JWT_SECRET")
+        token = mint_token(secret, Caller(user_id, tenant_id, True), timedelta(hours=1))
+        return str(tenant_id), str(user_id), token
 
-        async def insert() -> None:
-            engine = create_async_engine(self.database_url)
-            async with engine.begin() as connection:
-                await connection.execute(
-                    text("INSERT INTO tenants (id, name) VALUES (:id, 'Fuzz')"), {"id": tenant_id}
-                )
-                await connection.execute(
-                    text(
-                        "INSERT INTO users (id, tenant_id, name, email, is_admin) VALUES "
-                        "(:id, :tenant, 'Fuzz Admin', 'fuzz@example.com', true)"
-                    ),
-                    {"id": user_id, "tenant": tenant_id},
-                )
-            await engine.dispose()
-
-        asyncio.run(insert())
-        secret = json.loads((ROOT / ".var" / "dev-secrets.json").read_text())["JWT_SECRET"]
-        return mint_token(secret, Caller(user_id, tenant_id, True), timedelta(hours=1))
+    def dev_secret(self, name: str) -> str:
+        return str(json.loads((ROOT / ".var" / "dev-secrets.json").read_text())[name])
 
     def client(self, index: int = 0) -> httpx.AsyncClient:
         token = self.user(index)["token"]
@@ -80,8 +89,18 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
+def e2e_radicale(local_servers_dir: Path) -> Iterator[LocalRadicale]:
+    """The CalDAV server the journeys connect to; the tests stop and start it at will."""
+    with LocalRadicale(local_servers_dir / "e2e-radicale") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def stack(
-    local_postgres: LocalPostgres, local_kafka: LocalKafka, tmp_path_factory
+    local_postgres: LocalPostgres,
+    local_kafka: LocalKafka,
+    e2e_radicale: LocalRadicale,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     database = local_postgres.create_database("e2e_stack")
     work = tmp_path_factory.mktemp("stack")
@@ -91,6 +110,8 @@ def stack(
         "DATABASE_URL": database.async_url,
         **local_kafka.env(),
         "LOG_LEVEL": "INFO",
+        **SYNC_TUNING,
+        "SSRF_ALLOW": json.dumps([f"127.0.0.1:{e2e_radicale.port}"]),
     }
     with log.open("wb") as output:
         process = subprocess.Popen(

@@ -49,9 +49,9 @@ async def eventually(
         await asyncio.sleep(0.25)
 
 
-async def add_connection(stack, user: dict[str, Any], provider: str = "caldav") -> uuid.UUID:
-    """Connection set-up through the API arrives with the sync services' issues; the row is all
-    the foundation needs."""
+async def add_connection(stack, user: dict[str, Any], provider: str = "google") -> uuid.UUID:
+    """A bare connection row, for journeys about the platform rather than a provider (CalDAV
+    connections are set up through the API in ``test_caldav_sync.py``)."""
     connection_id = uuid.uuid4()
     engine = create_async_engine(stack.database_url)
     async with engine.begin() as connection:
@@ -118,7 +118,7 @@ async def test_a_meeting_written_through_the_api_is_published_once_with_its_trac
 
 async def test_refresh_reaches_the_sync_service_and_its_status_comes_back(stack) -> None:
     user = stack.user(1)
-    await add_connection(stack, user, "caldav")
+    await add_connection(stack, user, "google")  # a provider whose sync service is a skeleton
     async with stack.client(1) as client:
         before = (await client.get(f"/users/{user['id']}/sync-status")).json()
         assert before["state"] == "pending"
@@ -133,7 +133,7 @@ async def test_refresh_reaches_the_sync_service_and_its_status_comes_back(stack)
 
         status = await eventually(answered, what="sync-caldav's connection status")
     assert status["state"] == "pending"
-    assert status["provider"] == "caldav"
+    assert status["provider"] == "google"
 
 
 async def test_a_provider_change_becomes_a_crm_meeting_announced_as_the_providers(

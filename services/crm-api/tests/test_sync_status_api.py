@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from calsync_contracts import Origin, Provider
 from calsync_contracts.events import ConnectionState, ConnectionStatus, ConnectionStatusChanged
@@ -125,3 +125,15 @@ async def test_reported_status_is_shown_and_an_older_report_is_ignored(api) -> N
         await api.client(user).get("/sync-status", params={"users": [str(user.user_id)]})
     ).json()
     assert [(s["state"], s["message"]) for s in statuses] == [("failed", "server unreachable")]
+
+
+async def test_a_refresh_after_the_last_request_was_published_is_not_swallowed(api) -> None:
+    """A change made after the previous pass started must not wait for the next poll."""
+    _, _admin, user = await api.tenant()
+    await connect(api, user)
+    client = api.client(user)
+    await client.post(f"/users/{user.user_id}/sync-status/refresh")
+    async with api.sessions() as session, session.begin():
+        await session.execute(update(outbox).values(published_at=func.now()))
+    await client.post(f"/users/{user.user_id}/sync-status/refresh")
+    assert len(await sync_requests(api)) == 2

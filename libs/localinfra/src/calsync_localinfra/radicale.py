@@ -81,7 +81,7 @@ class LocalRadicale:
         response = httpx.request(
             "MKCALENDAR", url, content=body, auth=(username, self._users[username]), timeout=10
         )
-        if response.status_code not in (201, 405):  # 405: it exists already
+        if response.status_code not in (201, 405, 409):  # 405 / 409: it exists already
             raise RuntimeError(f"MKCALENDAR {url} answered {response.status_code}")
         return url
 

@@ -49,7 +49,9 @@ def succeeded(health: Health, now: datetime, note: str = "") -> Health:
     return Health(ConnectionState.IN_SYNC, 0, None, note, now)
 
 
-def failed(health: Health, error: Exception, now: datetime) -> Health:
+def failed(
+    health: Health, error: Exception, now: datetime, first_pause: timedelta = FIRST_PAUSE
+) -> Health:
     if isinstance(error, AuthError):
         return replace(
             health,
@@ -58,7 +60,7 @@ def failed(health: Health, error: Exception, now: datetime) -> Health:
             message="The calendar server refused the saved credentials: reconnect your account.",
         )
     if isinstance(error, TemporaryError):
-        return _temporary(health, error, now)
+        return _temporary(health, error, now, first_pause)
     return replace(
         health,
         state=ConnectionState.FAILED,
@@ -68,14 +70,16 @@ def failed(health: Health, error: Exception, now: datetime) -> Health:
     )
 
 
-def _temporary(health: Health, error: TemporaryError, now: datetime) -> Health:
+def _temporary(
+    health: Health, error: TemporaryError, now: datetime, first_pause: timedelta
+) -> Health:
     failures = health.failures + 1
     if failures >= MAX_TEMPORARY_FAILURES:
         state, pause = ConnectionState.FAILED, FAILED_RETRY
     else:
         state, pause = (
             ConnectionState.THROTTLED,
-            min(FIRST_PAUSE * 2 ** (failures - 1), LONGEST_PAUSE),
+            min(first_pause * 2 ** (failures - 1), LONGEST_PAUSE),
         )
     if error.retry_after_seconds is not None:
         pause = max(pause, timedelta(seconds=error.retry_after_seconds))

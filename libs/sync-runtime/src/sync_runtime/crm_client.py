@@ -12,7 +12,7 @@ from calsync_contracts import Provider
 from calsync_contracts.events import ConnectionConfig
 from calsync_contracts.internal import Credentials
 from calsync_contracts.meeting import MeetingSnapshot
-from sync_core.errors import TemporaryError
+from sync_core.errors import AuthError, TemporaryError
 from sync_core.window import SyncWindow
 
 _MEETINGS = TypeAdapter(list[MeetingSnapshot])
@@ -36,7 +36,11 @@ class CrmClient:
         await self._http.aclose()
 
     async def credentials(self, connection_id: UUID) -> Credentials:
-        response = await self._get(f"/internal/connections/{connection_id}/credentials")
+        try:
+            response = await self._get(f"/internal/connections/{connection_id}/credentials")
+        except httpx.HTTPStatusError as error:
+            # No stored credentials (or the connection is gone): only the user can fix it.
+            raise AuthError("no usable credentials are stored: reconnect the calendar") from error
         return Credentials.model_validate_json(response.content)
 
     async def connection_config(self, connection_id: UUID) -> ConnectionConfig | None:

@@ -43,6 +43,7 @@ class PassDeps:
     broker: KafkaBroker
     crm: CrmClient
     open_calendar: CalendarFactory
+    first_pause: timedelta = timedelta(minutes=1)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
@@ -50,7 +51,9 @@ async def run_pass(claimed: ClaimedConnection, deps: PassDeps) -> Health:
     now = deps.clock()
     config = claimed.config
     if not config.calendars:
-        return failed(claimed.health, ProviderError("no calendar is selected"), now)
+        return failed(
+            claimed.health, ProviderError("no calendar is selected"), now, deps.first_pause
+        )
     window = SyncWindow.around(now, config.sync_window_months_back, config.sync_window_months_ahead)
     ctx = ConnectionContext.of(claimed.tenant_id, config, window)
     links = PgLinkStore(deps.db, claimed.id)
@@ -58,7 +61,7 @@ async def run_pass(claimed: ClaimedConnection, deps: PassDeps) -> Health:
         report = await _sync(claimed, ctx, links, deps)
     except ProviderError as error:
         log.warning("sync pass failed", connection_id=str(claimed.id), error=type(error).__name__)
-        return failed(claimed.health, error, deps.clock())
+        return failed(claimed.health, error, deps.clock(), deps.first_pause)
     bad = await links.bad_item_errors()
     log.info(
         "sync pass done",

@@ -3,6 +3,8 @@ Each provider's ``app.py`` is then a composition root of a few lines."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from faststream.asgi import AsgiFastStream
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -36,7 +38,8 @@ def build_sync_service(
     db = create_async_engine(settings.database_url, pool_size=10, pool_pre_ping=True)
     registry = Registry(db)
     crm = CrmClient.create(settings.crm_api_url, settings.internal_api_token.get_secret_value())
-    deps = PassDeps(db, registry, broker, crm, open_calendar)
+    first_pause = timedelta(seconds=settings.retry_base_seconds)
+    deps = PassDeps(db, registry, broker, crm, open_calendar, first_pause)
     worker = Worker(settings, deps, provider)
     register_subscribers(broker, provider, service_name, registry, crm, worker.nudge)
     app = build_service_app(broker, service_name, f"Two-way sync with {provider.value} calendars.")

@@ -24,6 +24,9 @@ class SyncServiceSettings(ServiceSettings):
     lease_seconds: int = Field(default=120, ge=5)
     tick_seconds: float = Field(default=1.0, gt=0)
     max_parallel_connections: int = Field(default=8, ge=1)
+    retry_base_seconds: float = Field(
+        default=60.0, gt=0, description="First pause after a temporary error (doubles after)."
+    )
 
     @field_validator("database_url")
     @classmethod

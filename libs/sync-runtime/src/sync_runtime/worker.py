@@ -15,7 +15,8 @@ from calsync_contracts import Origin, Provider
 from calsync_contracts.events import ConnectionState, ConnectionStatus, ConnectionStatusChanged
 from calsync_platform.logs import get_logger
 from calsync_platform.publishing import publish_event
-from sync_core.health import Health, started
+from sync_core.errors import ProviderError
+from sync_core.health import Health, failed, started
 from sync_runtime.passes import PassDeps, next_poll, run_pass
 from sync_runtime.settings import SyncServiceSettings
 from sync_store.registry import ClaimedConnection
@@ -73,13 +74,22 @@ class Worker:
         try:
             if claimed.requested:
                 await self._publish(claimed, started(claimed.health))
-            health = await run_pass(claimed, self._deps)
+            try:
+                health = await run_pass(claimed, self._deps)
+            except Exception:  # a bug must not leave the connection leased and silent
+                log.exception("sync pass crashed", connection_id=str(claimed.id))
+                health = failed(
+                    claimed.health,
+                    ProviderError("an internal error stopped the synchronisation; retrying"),
+                    self._deps.clock(),
+                    self._deps.first_pause,
+                )
             when = next_poll(claimed.config, self._deps.clock())
             await self._deps.registry.finish(claimed.id, self._settings.worker_id, health, when)
             if claimed.requested or _changed(claimed.health, health):
                 await self._publish(claimed, health)
         except Exception:
-            log.exception("sync pass crashed", connection_id=str(claimed.id))
+            log.exception("could not record a sync pass", connection_id=str(claimed.id))
         finally:
             renewing.cancel()
 

@@ -24,7 +24,10 @@ from crm_api.errors import Conflict, Forbidden, NotFound
 
 NOT_CONFIGURED = "not_configured"
 REFRESH_COALESCE = timedelta(seconds=2)
-"""A page load and a refresh click a moment apart ask for one sync, not two."""
+"""A page load and a refresh click a moment apart ask for one sync, not two — as long as the
+first request still waits in the outbox. Once it was published, a new request is sent: the
+sync service coalesces requests that arrive while a pass runs, and a change made after the
+last pass started must not wait for the next poll."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,7 @@ async def _recently_requested(session: AsyncSession, connection_id: uuid.UUID) -
             outbox.c.event_type == "sync.requested",
             outbox.c.partition_key == str(connection_id).encode(),
             outbox.c.created_at > since,
+            outbox.c.published_at.is_(None),
         )
         .limit(1)
     )
