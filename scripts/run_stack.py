@@ -144,6 +144,7 @@ def main() -> int:
             extra = {
                 "radicale": radicale_state(radicale),
                 "pids": {child.name: child.pid for child in supervisor.children},
+                "ssrf_allow": sync_env["SSRF_ALLOW"],
                 "sync_env": {
                     s.name: {
                         "DATABASE_URL": own_database_url(postgres, database_url, s.own_database)

@@ -5,6 +5,10 @@ with an independent CalDAV client (the ``caldav`` library), as a user's calendar
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,7 +20,10 @@ import caldav
 import httpx
 import pytest
 from icalendar import Calendar, Event
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from calsync_localinfra import free_port
 from calsync_localinfra.radicale import LocalRadicale
 
 pytestmark = pytest.mark.e2e
@@ -222,3 +229,237 @@ async def test_meetings_travel_both_ways(journey: Journey, e2e_radicale: LocalRa
     subjects = [str(e["SUMMARY"]) for e in await journey.server_events()]
     assert subjects == ["Made in the calendar app"]
     assert [m["subject"] for m in await journey.meetings()] == ["Made in the calendar app"]
+
+
+async def meeting_named(journey: Journey, subject: str) -> dict[str, Any]:
+    [found] = await eventually(lambda: journey.meetings(subject), what=subject)
+    return dict(found)
+
+
+async def test_edits_to_different_fields_on_both_sides_both_survive(
+    journey: Journey, e2e_radicale: LocalRadicale
+) -> None:
+    await connect(journey, e2e_radicale)
+    created = await journey.api.post("/meetings", json={"subject": "Both edit me", **slot(5)})
+    assert created.status_code == 201, created.text
+    await eventually(lambda: journey.server_event("Both edit me"), what="the meeting on the server")
+    # At the same time: the calendar app moves it to another room, the CRM renames it.
+    await journey.edit_on_server("Both edit me", LOCATION="Room 12")
+    renamed = await journey.api.patch(
+        f"/meetings/{created.json()['id']}", json={"subject": "Both edited me"}
+    )
+    assert renamed.status_code == 200, renamed.text
+    await journey.refresh()
+
+    async def merged_on_both_sides() -> bool:
+        event = await journey.server_event("Both edited me")
+        [meeting] = await journey.meetings("Both edited me") or [None]
+        return (
+            event is not None
+            and str(event.get("LOCATION")) == "Room 12"
+            and meeting is not None
+            and meeting["location"] == "Room 12"
+        )
+
+    await eventually(merged_on_both_sides, what="both edits on both sides")
+    assert len(await journey.server_events()) == 1
+    assert len(await journey.meetings()) == 1
+
+
+async def test_an_invalidated_sync_token_relists_without_losing_or_duplicating(
+    stack, journey: Journey, e2e_radicale: LocalRadicale
+) -> None:
+    await journey.put_on_server("Kept across the reset", datetime.now(UTC) + timedelta(days=6))
+    await connect(journey, e2e_radicale)
+    await meeting_named(journey, "Kept across the reset")
+    engine = create_async_engine(stack.state["sync_env"]["sync-caldav"]["DATABASE_URL"])
+    async with engine.begin() as connection:  # the server forgot the token (403 next time)
+        changed = await connection.execute(
+            text("UPDATE cursors SET cursor = 'sync:http://radicale.org/ns/sync/bogus'")
+        )
+        assert changed.rowcount >= 1
+    await engine.dispose()
+    await journey.put_on_server("Added after the reset", datetime.now(UTC) + timedelta(days=7))
+    await journey.refresh()
+    await meeting_named(journey, "Added after the reset")
+    await journey.in_sync()
+    subjects = sorted(m["subject"] for m in await journey.meetings())
+    assert subjects == ["Added after the reset", "Kept across the reset"]
+    assert len(await journey.server_events()) == 2
+
+
+async def test_server_down_shows_the_error_then_recovers_losing_nothing(
+    journey: Journey, e2e_radicale: LocalRadicale
+) -> None:
+    await connect(journey, e2e_radicale)
+    e2e_radicale.stop()
+    try:
+        created = await journey.api.post(
+            "/meetings", json={"subject": "Written while down", **slot(8)}
+        )
+        assert created.status_code == 201, created.text
+
+        async def reported() -> dict[str, Any] | None:
+            status = await journey.status()
+            return status if status["state"] in ("throttled", "failed") else None
+
+        status = await eventually(reported, what="the outage in the sync status")
+        assert "cannot be reached" in status["message"]
+    finally:
+        e2e_radicale.start()
+    await journey.refresh()
+    await eventually(
+        lambda: journey.server_event("Written while down"), what="the change after recovery"
+    )
+    await journey.in_sync("recovered")
+
+
+async def test_an_unreadable_item_is_reported_and_the_rest_syncs(
+    journey: Journey, e2e_radicale: LocalRadicale
+) -> None:
+    await connect(journey, e2e_radicale)
+    auth = journey.connection.username, PASSWORD
+    todo = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VTODO\r\nUID:todo-1\r\n"
+        "DTSTAMP:20261122T100000Z\r\nSUMMARY:not an event\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
+    )
+    response = await asyncio.to_thread(
+        httpx.put, journey.calendar_url + "todo.ics", content=todo, auth=auth
+    )
+    assert response.status_code in (201, 204), response.text
+    await journey.put_on_server("Readable neighbour", datetime.now(UTC) + timedelta(days=9))
+    await journey.refresh()
+    await meeting_named(journey, "Readable neighbour")
+
+    async def reported() -> dict[str, Any] | None:
+        status = await journey.status()
+        return status if "could not be synchronised" in status["message"] else None
+
+    status = await eventually(reported, what="the bad item in the status")
+    assert status["state"] == "in_sync"
+    assert "todo.ics" in status["message"]
+
+
+async def test_a_replica_killed_mid_import_loses_and_duplicates_nothing(
+    stack, journey: Journey, e2e_radicale: LocalRadicale
+) -> None:
+    """Replica B takes the connection and is SIGKILLed in the middle of a 300-event import;
+    the stack's replica A takes over once B's lease expires."""
+    count = 300
+    await connect(journey, e2e_radicale)
+    replica_a = stack.state["pids"]["sync-caldav"]
+    os.kill(replica_a, signal.SIGSTOP)  # frozen: only B can take the connection
+    replica_b = start_replica(stack)
+    sync_db = create_async_engine(stack.state["sync_env"]["sync-caldav"]["DATABASE_URL"])
+    try:
+        start = datetime.now(UTC) + timedelta(days=1)
+        await put_many(
+            journey, [(f"Bulk {i:03}", start + timedelta(hours=i)) for i in range(count)]
+        )
+        async with sync_db.begin() as connection:  # what a refresh does, without Kafka's help:
+            await connection.execute(  # A, frozen, may own the request topic's partitions
+                text("UPDATE connections SET sync_requested_at = now() WHERE user_id = :u"),
+                {"u": journey.user_id},
+            )
+
+        async def b_is_importing() -> bool:
+            async with sync_db.connect() as connection:
+                owner = await connection.scalar(
+                    text("SELECT lease_owner FROM connections WHERE user_id = :u"),
+                    {"u": journey.user_id},
+                )
+            return owner == "replica-b" and len(await journey.meetings("Bulk")) >= 20
+
+        await eventually(b_is_importing, timeout_s=90, what="replica B importing")
+        replica_b.send_signal(signal.SIGKILL)
+        replica_b.wait(10)
+        imported_at_kill = len(await all_meetings(journey))
+    finally:
+        os.kill(replica_a, signal.SIGCONT)
+        if replica_b.poll() is None:
+            replica_b.kill()
+        await sync_db.dispose()
+    assert imported_at_kill < count, "B was killed mid-import"
+
+    async def all_imported() -> bool:
+        return len(await all_meetings(journey)) >= count
+
+    await eventually(all_imported, timeout_s=120, what="the import finished by replica A")
+    await journey.in_sync()
+    meetings = await all_meetings(journey)
+    assert len(meetings) == count
+    assert len({m["ical_uid"] for m in meetings}) == count
+    assert len(await journey.server_events()) == count
+
+
+async def put_many(journey: Journey, events: list[tuple[str, datetime]]) -> None:
+    """Many events at once, straight over HTTP (as a bulk import in a calendar app does)."""
+    auth = (journey.connection.username, PASSWORD)
+    limit = asyncio.Semaphore(8)
+    async with httpx.AsyncClient(auth=auth, timeout=30) as client:
+
+        async def put(subject: str, start: datetime) -> None:
+            uid = f"{uuid.uuid4()}@calendar-app.test"
+            body = (
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bulk//EN\r\nBEGIN:VEVENT\r\n"
+                f"UID:{uid}\r\nDTSTAMP:20261122T100000Z\r\nSUMMARY:{subject}\r\n"
+                f"DTSTART:{start:%Y%m%dT%H%M%SZ}\r\n"
+                f"DTEND:{start + timedelta(hours=1):%Y%m%dT%H%M%SZ}\r\n"
+                "END:VEVENT\r\nEND:VCALENDAR\r\n"
+            )
+            async with limit:
+                response = await client.put(
+                    f"{journey.calendar_url}{uuid.uuid4().hex}.ics", content=body
+                )
+            assert response.status_code in (201, 204), response.text
+
+        await asyncio.gather(*(put(subject, start) for subject, start in events))
+
+
+async def all_meetings(journey: Journey) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    while True:
+        page = await journey.api.get("/meetings", params={"limit": 200, "offset": len(found)})
+        items = page.json()["items"]
+        found += items
+        if len(items) < 200:
+            return found
+
+
+async def connect_without_waiting(journey: Journey, radicale: LocalRadicale) -> None:
+    login = journey.calendar_url.rstrip("/").split("/")[-2]
+    saved = await journey.api.put(
+        f"/users/{journey.user_id}/calendar-connection",
+        json={
+            "provider": "caldav",
+            "server_url": radicale.url,
+            "username": login,
+            "password": PASSWORD,
+            "calendars": [journey.calendar_url],
+        },
+    )
+    assert saved.status_code == 200, saved.text
+
+
+def start_replica(stack) -> subprocess.Popen[bytes]:
+    """A second sync-caldav process, configured like the stack's own."""
+    env = {
+        **os.environ,
+        **stack.state["sync_env"]["sync-caldav"],
+        "KAFKA_BOOTSTRAP_SERVERS": stack.state["kafka_bootstrap_servers"],
+        "KAFKA_IDEMPOTENT_PRODUCER": "false",
+        "INTERNAL_API_TOKEN": stack.dev_secret("INTERNAL_API_TOKEN"),
+        "CRM_API_URL": stack.api,
+        "SSRF_ALLOW": stack.state["ssrf_allow"],
+        "HTTP_PORT": str(free_port()),
+        "WORKER_ID": "replica-b",
+        "ENVIRONMENT": "dev",
+        "LEASE_SECONDS": "6",
+        "TICK_SECONDS": "0.5",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "sync_caldav"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )

@@ -8,6 +8,7 @@ and came back".
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -64,10 +65,14 @@ class LocalRadicale:
         return self._process is not None and self._process.poll() is None
 
     def add_user(self, username: str, password: str) -> None:
-        """Radicale re-reads the htpasswd file on each login: no restart needed."""
+        """Radicale re-reads the htpasswd file when its modification time changes: no restart
+        needed. Two writes within one second could look unchanged, so the time is moved on."""
         self._users[username] = password
         self._htpasswd.parent.mkdir(parents=True, exist_ok=True)
+        before = self._htpasswd.stat().st_mtime if self._htpasswd.exists() else 0.0
         self._htpasswd.write_text("".join(f"{u}:{p}\n" for u, p in self._users.items()))
+        stamp = max(time.time(), before + 1.0)
+        os.utime(self._htpasswd, (stamp, stamp))
 
     def make_calendar(self, username: str, name: str, display_name: str | None = None) -> str:
         """MKCALENDAR (RFC 4791 §5.3.1) ``/<user>/<name>/``; returns its URL."""

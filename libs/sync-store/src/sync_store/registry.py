@@ -136,12 +136,16 @@ class Registry:
             select(
                 connections.c.id,
                 connections.c.full_requested.label("was_full"),
-                and_(
-                    connections.c.sync_requested_at.is_not(None),
-                    or_(
-                        connections.c.last_started_at.is_(None),
-                        connections.c.sync_requested_at > connections.c.last_started_at,
+                or_(
+                    and_(
+                        connections.c.sync_requested_at.is_not(None),
+                        or_(
+                            connections.c.last_started_at.is_(None),
+                            connections.c.sync_requested_at > connections.c.last_started_at,
+                        ),
                     ),
+                    # taken over from a crashed replica, which may have shown "syncing"
+                    connections.c.lease_owner.is_not(None),
                 ).label("was_requested"),
             )
             .where(
@@ -152,6 +156,7 @@ class Registry:
                 or_(
                     has_pending,
                     connections.c.next_poll_at <= now,
+                    connections.c.lease_owner.is_not(None),  # abandoned by a crashed replica
                     and_(
                         connections.c.sync_requested_at.is_not(None),
                         or_(
