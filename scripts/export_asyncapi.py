@@ -18,9 +18,14 @@ def _service_factories() -> dict[str, Callable[[], Any]]:
     from sync_caldav.app import create_app as sync_caldav
     from sync_exchange.app import create_app as sync_exchange
     from sync_google.app import create_app as sync_google
+    from sync_runtime.settings import SyncServiceSettings
 
+    # Building an app connects to nothing; these settings only satisfy its validation.
+    placeholder = SyncServiceSettings(
+        database_url="postgresql+asyncpg://docs@127.0.0.1/docs", internal_api_token="d" * 32
+    )
     factories: dict[str, Callable[[], Any]] = {
-        "sync-caldav": sync_caldav,
+        "sync-caldav": lambda: sync_caldav(placeholder),
         "sync-google": sync_google,
         "sync-exchange": sync_exchange,
         "notifier": notifier,

@@ -189,6 +189,14 @@ async def test_provider_delete_is_a_physical_delete_in_the_crm() -> None:
     [change] = world.sink.published
     assert change.kind is ProviderChangeKind.DELETED
     assert change.deletion is DeletionKind.PHYSICAL
+    assert change.base_fields == fields_of(m)
+    tombstone = await world.links.by_meeting(m.id)
+    assert tombstone is not None
+    assert tombstone.deleted  # until the CRM confirms, a full sync must not re-create it
+    world.crm_meetings = [m]
+    await world.engine.pull(full=True)
+    assert world.items() == {}
+    await world.engine.push(CrmChange(bump(m), deletion=DeletionKind.PHYSICAL))
     assert await world.links.by_meeting(m.id) is None
 
 

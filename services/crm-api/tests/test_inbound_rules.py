@@ -163,7 +163,8 @@ def test_rule8_same_field_both_sides_later_edit_wins_and_is_recorded() -> None:
         ConflictPolicy.LATER_EDIT_WINS,
         T0,
     )
-    assert decision.action is Action.REFRESH_LINK
+    # The CRM's edit wins: the meeting is announced again so the provider gets it too.
+    assert decision.action is Action.REANNOUNCE
     assert [c.winner.value for c in decision.conflicts] == ["crm"]
 
 

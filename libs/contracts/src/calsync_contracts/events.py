@@ -134,6 +134,14 @@ class ProviderChange(Frozen):
         ),
     )
     fields: ProviderEventFields | None = Field(default=None, description="None when deleted.")
+    base_fields: ProviderEventFields | None = Field(
+        default=None,
+        description=(
+            "The item as the sync service knew it before this change (what it last read from "
+            "or wrote to the provider): the three-way merge base, and for a deletion the test "
+            "of whether the CRM changed the meeting since (a modification beats a deletion)."
+        ),
+    )
     initial_import: bool = Field(
         default=False, description="Seen during a first or full sync: never send invitations."
     )

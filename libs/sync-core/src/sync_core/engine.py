@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from calsync_contracts.events import (
     DeletionKind,
     ProviderChange,
     ProviderChangeKind,
+    ProviderEventFields,
 )
 from calsync_contracts.meeting import AllDaySpan, MeetingSnapshot
 from sync_core.context import ConnectionContext
@@ -34,6 +36,7 @@ from sync_core.items import (
     OCCURRENCE_SEPARATOR,
     ChangeBatch,
     ProviderItem,
+    WriteResult,
     occurrence_id,
     series_of,
 )
@@ -50,7 +53,13 @@ from sync_core.planner import (
     plan_outbound,
 )
 from sync_core.ports import CalendarPort, ChangeSink, CrmReader, LinkStore
-from sync_core.views import content_hash, meeting_view, provider_view
+from sync_core.views import (
+    PROVIDER_FIELDS,
+    content_hash,
+    meeting_view,
+    provider_fields_of,
+    provider_view,
+)
 
 
 @dataclass(slots=True)
@@ -87,12 +96,17 @@ class SyncEngine:
     async def push(self, change: CrmChange) -> OutboundPlan:
         """Applies one CRM change to the provider. Raises ``ProviderError`` (other than a refused
         item) so the caller keeps the change pending and retries it later."""
+        forgotten = await self.links.forgotten_at(change.meeting.id)
+        if forgotten is not None and change.meeting.version <= forgotten:
+            return OutboundPlan(Outbound.SKIP, "a redelivered event of a deleted meeting")
         link = await self._link_for_meeting(change)
         plan = plan_outbound(self.ctx, link, change)
         try:
             await self._execute(plan, link, change.meeting)
         except ItemRefused as refused:
             await self._refused(plan, link, change.meeting, str(refused))
+        if change.deletion is DeletionKind.PHYSICAL:  # only once done: a failure is retried
+            await self.links.forget_meeting(change.meeting.id, change.meeting.version)
         return plan
 
     async def _link_for_meeting(self, change: CrmChange) -> Link | None:
@@ -100,8 +114,21 @@ class SyncEngine:
         provider_link = change.provider_link
         if link is None and provider_link and provider_link.connection_id == self.ctx.connection_id:
             link = await self.links.by_external_id(provider_link.external_id)
+        if link is None and change.meeting.recurrence_id is None:
+            link = await self._by_uid(change.meeting)
         if link is None:
             link = await self._new_occurrence(change.meeting)
+        return link
+
+    async def _by_uid(self, meeting: MeetingSnapshot) -> Link | None:
+        """The item of the same UID: an import whose meeting we have not heard of yet, or an
+        item the CRM re-imported under a new meeting (the CRM keeps UIDs unique, so the old
+        meeting is gone): the row then starts over for the new meeting."""
+        link = await self.links.by_uid(meeting.ical_uid)
+        if link is None or link.deleted or OCCURRENCE_SEPARATOR in link.external_id:
+            return None
+        if link.crm_meeting_id not in (None, meeting.id):
+            link = replace(link, crm_meeting_id=None, crm_version=None, crm_hash=None)
         return link
 
     async def _new_occurrence(self, meeting: MeetingSnapshot) -> Link | None:
@@ -131,13 +158,18 @@ class SyncEngine:
                 await self.links.remove(link.external_id)
             case Outbound.DELETE:
                 assert link is not None
-                await self._delete(link)
+                await self._delete(link, meeting)
             case Outbound.CREATE:
                 assert plan.calendar_id is not None
+                if link is not None:  # a tombstone: the CRM revived the meeting
+                    await self.links.remove(link.external_id)
                 await self._create(plan.calendar_id, meeting)
             case Outbound.UPDATE:
                 assert link is not None
                 await self._update(link, meeting)
+            case Outbound.REPUBLISH:
+                assert link is not None
+                await self._republish(link)
 
     async def _create(self, calendar_id: str, meeting: MeetingSnapshot) -> None:
         try:
@@ -148,16 +180,24 @@ class SyncEngine:
         await self.links.save(new_link(self.ctx, calendar_id, write, meeting))
 
     async def _adopt(self, calendar_id: str, external_id: str, meeting: MeetingSnapshot) -> None:
-        """A retried create found its own earlier write (or an item of the same name)."""
+        """A retried create found an item of its chosen name: our own earlier write whose status
+        row a crash lost. Edited since? Then that edit goes to the CRM, merged against what we
+        wrote; never overwritten."""
         item = await self.calendar.fetch(calendar_id, external_id)
         if item is None:
             raise TemporaryError("an item appeared and vanished while creating; retrying")
         current = content_hash(provider_view(item.fields)) if item.fields else None
-        seen = Link(calendar_id, external_id, item.version_tag, current, ical_uid=item.ical_uid)
-        if current == content_hash(meeting_view(meeting)) and item.crm_meeting_id == meeting.id:
-            await self.links.save(confirmed_link(self.ctx, seen, meeting, item.version_tag))
+        written = replace(
+            new_link(self.ctx, calendar_id, WriteResult(external_id, item.version_tag), meeting),
+            ical_uid=item.ical_uid or meeting.ical_uid,
+        )
+        if current == written.crm_hash:
+            await self.links.save(written)
+        elif item.crm_meeting_id == meeting.id and item.fields is not None:
+            seen = replace(written, provider_hash=current, base=item.fields.model_dump(mode="json"))
+            await self._publish(self._upsert(written, item, initial=False), seen)
         else:
-            await self._update(seen, meeting)
+            await self._update(replace(written, provider_hash=current), meeting)
 
     async def _update(self, link: Link, meeting: MeetingSnapshot, retried: bool = False) -> None:
         try:
@@ -171,6 +211,21 @@ class SyncEngine:
         await self.links.save(
             confirmed_link(self.ctx, written, meeting, write.version_tag), replaces=link.external_id
         )
+
+    async def _republish(self, link: Link) -> None:
+        item = await self.calendar.fetch(link.calendar_id, link.external_id)
+        if item is None or item.fields is None:
+            return  # gone or unreadable: the next pull reports it
+        # Its base is the provider state the CRM received last: the CRM applies changes in
+        # order (one partition per connection), so the chain of bases is unbroken.
+        change = self._upsert(link, item, initial=False)
+        seen = replace(
+            link,
+            version_tag=item.version_tag,
+            provider_hash=content_hash(provider_view(item.fields)),
+            base=item.fields.model_dump(mode="json"),
+        )
+        await self._publish(change, seen)
 
     async def _update_conflict(self, link: Link, meeting: MeetingSnapshot, retried: bool) -> None:
         """HTTP 412: someone changed the item since we last saw it. Re-fetch, then: our own
@@ -190,30 +245,41 @@ class SyncEngine:
         elif (current == link.provider_hash or item.fields is None) and not retried:
             await self._update(replace(link, version_tag=item.version_tag), meeting, retried=True)
         elif item.fields is not None and current != link.provider_hash:
-            await self._publish_upsert(link, item, initial=False)
-            await self.links.save(
-                replace(link, version_tag=item.version_tag, provider_hash=current)
+            seen = replace(
+                link,
+                version_tag=item.version_tag,
+                provider_hash=current,
+                base=item.fields.model_dump(mode="json"),
             )
+            change = self._upsert(link, item, initial=False)
+            base = _with_our_write(change.base_fields, item.fields, meeting)
+            await self._publish(change.model_copy(update={"base_fields": base}), seen)
         else:
             raise TemporaryError("the item keeps changing under us; retrying later")
 
-    async def _delete(self, link: Link) -> None:
+    async def _delete(self, link: Link, meeting: MeetingSnapshot) -> None:
         try:
             await self.calendar.delete(link.calendar_id, link.external_id, link.version_tag)
         except PreconditionFailed:
             item = await self.calendar.fetch(link.calendar_id, link.external_id)
-            unchanged = (
-                item is None
-                or item.fields is None
-                or (content_hash(provider_view(item.fields)) == link.provider_hash)
-            )
-            if item is not None and unchanged:
+            current = content_hash(provider_view(item.fields)) if item and item.fields else None
+            # Unchanged = what we last saw, or our own write whose status row a crash lost.
+            ours = current in (link.provider_hash, content_hash(meeting_view(meeting)))
+            if item is not None and (item.fields is None or ours):
                 await self.calendar.delete(link.calendar_id, link.external_id, item.version_tag)
             elif item is not None and item.fields is not None:
                 # Edited in the provider, deleted in the CRM: the modification wins; the CRM
-                # imports it again as a new meeting.
-                await self.links.remove(link.external_id)
-                await self._publish_upsert(None, item, initial=False, calendar_id=link.calendar_id)
+                # imports it again as a new meeting, which this row then links.
+                fresh = Link(
+                    link.calendar_id,
+                    link.external_id,
+                    item.version_tag,
+                    current,
+                    ical_uid=item.ical_uid,
+                    base=item.fields.model_dump(mode="json"),
+                )
+                change = self._upsert(None, item, initial=False, calendar_id=link.calendar_id)
+                await self._publish(change, fresh)
                 return
         await self.links.remove(link.external_id)
 
@@ -230,6 +296,7 @@ class SyncEngine:
         """One pass over every picked calendar: incremental where a cursor exists, else (or on
         an invalid cursor, or when asked) a full listing inside the sync window."""
         report = PullReport(full=full)
+        await self.publish_pending()
         await self._unlink_dropped_calendars(report)
         for calendar_id in self.ctx.calendars:
             cursor = None if full else await self.links.cursor(calendar_id)
@@ -247,7 +314,7 @@ class SyncEngine:
         return report
 
     async def _incremental(self, calendar_id: str, batch: ChangeBatch, report: PullReport) -> None:
-        linked = await self.links.in_calendar(calendar_id)
+        linked = [link for link in await self.links.in_calendar(calendar_id) if not link.deleted]
         if len(linked) > 1 and len(batch.deleted) >= len(linked) and not batch.changed:
             # Everything deleted at once: verify with a full listing (which aborts if empty).
             await self._full(calendar_id, report)
@@ -260,7 +327,7 @@ class SyncEngine:
 
     async def _full(self, calendar_id: str, report: PullReport) -> None:
         report.full = True
-        linked = await self.links.in_calendar(calendar_id)
+        linked = [link for link in await self.links.in_calendar(calendar_id) if not link.deleted]
         known = {series_of(link.external_id): link.version_tag for link in linked}
         listing = await self.calendar.list_window(calendar_id, self.ctx.window, known)
         if is_suddenly_empty(listing.size, len(linked)):
@@ -303,13 +370,14 @@ class SyncEngine:
                 report.refreshed += 1
             case Inbound.UNLINK:
                 assert link is not None
-                await self._publish_delete(link, DeletionKind.LOGICAL)
+                await self.sink.publish(self._deletion(link, DeletionKind.LOGICAL))
                 await self.links.remove(link.external_id)
                 report.unlinked += 1
             case Inbound.PUBLISH:
                 assert plan.link is not None
-                await self._publish_upsert(link, item, initial=initial and link is None)
-                await self.links.save(plan.link, replaces=replaces)
+                known = link if link is not None and not link.deleted else None
+                change = self._upsert(known, item, initial=initial and known is None)
+                await self._publish(change, plan.link, replaces=replaces)
                 report.published += 1
         await self.links.clear_bad_item(item.external_id)
 
@@ -324,22 +392,21 @@ class SyncEngine:
 
     async def _provider_deleted(self, external_id: str, report: PullReport) -> None:
         """The item is gone, and with it any edited occurrences it held."""
-        occurrences = [
-            link
-            for link in await self.links.all_links()
-            if link.external_id.startswith(external_id + OCCURRENCE_SEPARATOR)
-        ]
+        occurrences = await self.links.occurrences_of(external_id)
         link = await self.links.by_external_id(external_id)
         for gone in [*occurrences, *([link] if link else [])]:
-            await self._publish_delete(gone, DeletionKind.PHYSICAL)
-            await self.links.remove(gone.external_id)
+            if gone.deleted:
+                continue
+            tombstone = replace(gone, deleted=True)
+            await self._publish(self._deletion(gone, DeletionKind.PHYSICAL), tombstone)
             report.deleted += 1
 
     async def _unlink_dropped_calendars(self, report: PullReport) -> None:
         """Calendars the user no longer picks: their meetings are unlinked, never deleted."""
-        for link in await self.links.all_links():
+        for link in await self.links.outside(self.ctx.calendars):
             if link.calendar_id not in self.ctx.calendars:
-                await self._publish_delete(link, DeletionKind.LOGICAL)
+                if not link.deleted:
+                    await self.sink.publish(self._deletion(link, DeletionKind.LOGICAL))
                 await self.links.remove(link.external_id)
                 report.unlinked += 1
 
@@ -351,52 +418,89 @@ class SyncEngine:
             link = await self.links.by_meeting(meeting.id)
             if link is None and _ends(meeting) <= now:
                 continue
+            if link is not None and link.provider_hash != link.crm_hash:
+                continue  # a provider change awaits the CRM's merge: its answer is written
             plan = await self.push(CrmChange(meeting))
             if plan.action in (Outbound.CREATE, Outbound.UPDATE):
                 report.pushed += 1
 
     # --- publishing ----------------------------------------------------------------------------
 
-    async def _publish_upsert(
+    async def _publish(
+        self, change: ProviderChange, link: Link, replaces: str | None = None
+    ) -> None:
+        """The status row and the change are saved together first (``pending``), so a crash
+        before the publish is repaired by the next pass; then published; then marked done."""
+        await self.links.save(replace(link, pending=change.model_dump(mode="json")), replaces)
+        await self.sink.publish(change)
+        await self.links.save(replace(link, pending=None))
+
+    async def publish_pending(self) -> None:
+        """Publishes what a crashed pass saved but may not have published; call first."""
+        for link in await self.links.with_pending():
+            assert link.pending is not None
+            await self.sink.publish(ProviderChange.model_validate(link.pending))
+            await self.links.save(replace(link, pending=None))
+
+    def _upsert(
         self,
         link: Link | None,
         item: ProviderItem,
         initial: bool,
         calendar_id: str | None = None,
-    ) -> None:
-        await self.sink.publish(
-            ProviderChange(
-                connection_id=self.ctx.connection_id,
-                provider=self.ctx.provider,
-                user_id=self.ctx.user_id,
-                calendar_id=calendar_id or (link.calendar_id if link else self.ctx.calendars[0]),
-                kind=ProviderChangeKind.UPSERT,
-                external_id=item.external_id,
-                ical_uid=item.ical_uid,
-                crm_meeting_id=(link.crm_meeting_id if link else None) or item.crm_meeting_id,
-                version_tag=item.version_tag,
-                base_version=link.crm_version if link else None,
-                fields=item.fields,
-                initial_import=initial,
-            )
+    ) -> ProviderChange:
+        return ProviderChange(
+            connection_id=self.ctx.connection_id,
+            provider=self.ctx.provider,
+            user_id=self.ctx.user_id,
+            calendar_id=calendar_id or (link.calendar_id if link else self.ctx.calendars[0]),
+            kind=ProviderChangeKind.UPSERT,
+            external_id=item.external_id,
+            ical_uid=item.ical_uid,
+            crm_meeting_id=(link.crm_meeting_id if link else None) or item.crm_meeting_id,
+            version_tag=item.version_tag,
+            base_version=link.crm_version if link else None,
+            fields=item.fields,
+            base_fields=_fields(link.base) if link else None,
+            initial_import=initial,
         )
 
-    async def _publish_delete(self, link: Link, kind: DeletionKind) -> None:
-        await self.sink.publish(
-            ProviderChange(
-                connection_id=self.ctx.connection_id,
-                provider=self.ctx.provider,
-                user_id=self.ctx.user_id,
-                calendar_id=link.calendar_id,
-                kind=ProviderChangeKind.DELETED,
-                deletion=kind,
-                external_id=link.external_id,
-                ical_uid=link.ical_uid,
-                crm_meeting_id=link.crm_meeting_id,
-                version_tag=link.version_tag,
-                base_version=link.crm_version,
-            )
+    def _deletion(self, link: Link, kind: DeletionKind) -> ProviderChange:
+        return ProviderChange(
+            connection_id=self.ctx.connection_id,
+            provider=self.ctx.provider,
+            user_id=self.ctx.user_id,
+            calendar_id=link.calendar_id,
+            kind=ProviderChangeKind.DELETED,
+            deletion=kind,
+            external_id=link.external_id,
+            ical_uid=link.ical_uid,
+            crm_meeting_id=link.crm_meeting_id,
+            version_tag=link.version_tag,
+            base_version=link.crm_version,
+            base_fields=_fields(link.base),
         )
+
+
+def _with_our_write(
+    base: ProviderEventFields | None, current: ProviderEventFields, meeting: MeetingSnapshot
+) -> ProviderEventFields | None:
+    """The merge base after a 412: a field the provider holds exactly as we were writing it
+    may be our own write whose status row a crash lost, so it is no provider edit."""
+    if base is None:
+        return None
+    ours = provider_fields_of(meeting)
+    mine, theirs = provider_view(ours), provider_view(current)
+    merged = base.model_dump(mode="json")
+    ours_json = ours.model_dump(mode="json")
+    for name in PROVIDER_FIELDS:
+        if mine[name] == theirs[name]:
+            merged[name] = ours_json[name]
+    return ProviderEventFields.model_validate(merged)
+
+
+def _fields(base: dict[str, Any] | None) -> ProviderEventFields | None:
+    return ProviderEventFields.model_validate(base) if base is not None else None
 
 
 def _ends(meeting: MeetingSnapshot) -> datetime:

@@ -21,9 +21,16 @@ from sync_core.errors import (
     PreconditionFailed,
     ProviderError,
 )
-from sync_core.items import ChangeBatch, Listing, ProviderItem, WriteResult
+from sync_core.items import (
+    OCCURRENCE_SEPARATOR,
+    ChangeBatch,
+    Listing,
+    ProviderItem,
+    WriteResult,
+)
 from sync_core.links import Link
 from sync_core.ports import OutboundEvent
+from sync_core.views import provider_fields_of
 from sync_core.window import SyncWindow
 
 _tags = itertools.count(1)
@@ -31,16 +38,7 @@ _tags = itertools.count(1)
 
 def fields_of(meeting: MeetingSnapshot) -> ProviderEventFields:
     """What a faithful provider stores of a meeting (attendees = participants with email)."""
-    return ProviderEventFields(
-        subject=meeting.subject,
-        location=meeting.location,
-        description=meeting.description,
-        time=meeting.time,
-        private=meeting.private,
-        status=meeting.status,
-        attendees=[p for p in meeting.participants if p.email],
-        recurrence=meeting.recurrence,
-    )
+    return provider_fields_of(meeting)
 
 
 @dataclass
@@ -198,6 +196,13 @@ class InMemoryLinkStore:
     links: dict[str, Link] = field(default_factory=dict)
     cursors: dict[str, str | None] = field(default_factory=dict)
     bad_items: dict[str, str] = field(default_factory=dict)
+    forgotten: dict[UUID, int] = field(default_factory=dict)
+
+    async def forget_meeting(self, meeting_id: UUID, version: int) -> None:
+        self.forgotten[meeting_id] = max(version, self.forgotten.get(meeting_id, 0))
+
+    async def forgotten_at(self, meeting_id: UUID) -> int | None:
+        return self.forgotten.get(meeting_id)
 
     async def by_external_id(self, external_id: str) -> Link | None:
         return self.links.get(external_id)
@@ -213,6 +218,16 @@ class InMemoryLinkStore:
 
     async def all_links(self) -> list[Link]:
         return list(self.links.values())
+
+    async def with_pending(self) -> list[Link]:
+        return [v for v in self.links.values() if v.pending is not None]
+
+    async def outside(self, calendar_ids: tuple[str, ...]) -> list[Link]:
+        return [v for v in self.links.values() if v.calendar_id not in calendar_ids]
+
+    async def occurrences_of(self, external_id: str) -> list[Link]:
+        prefix = external_id + OCCURRENCE_SEPARATOR
+        return [v for v in self.links.values() if v.external_id.startswith(prefix)]
 
     async def save(self, link: Link, replaces: str | None = None) -> None:
         if replaces is not None:

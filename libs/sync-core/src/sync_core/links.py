@@ -21,10 +21,19 @@ class Link:
     crm_version: int | None = None
     """The CRM meeting version both sides last agreed on (the merge base's version)."""
     crm_hash: str | None = None
-    """``content_hash`` of the CRM view at ``crm_version``."""
+    """``content_hash`` of the CRM view at ``crm_version``. Differs from ``provider_hash``
+    while a provider change waits for the CRM's answer (its merge)."""
     display_hash: str | None = None
     """``display_hash`` of the CRM-only details last written (type, custom fields, …)."""
     base: dict[str, Any] | None = None
-    """The view both sides agreed on last: the three-way merge base."""
+    """The provider item's fields (``ProviderEventFields`` as JSON) as we last read or wrote
+    them: sent with the next change as its merge base."""
     last_error: str | None = None
     """Why the last attempt on this item failed (shown to users; cleared on success)."""
+    pending: dict[str, Any] | None = None
+    """A provider change (``ProviderChange`` as JSON) saved with this row and not yet known to
+    be published: the next pass publishes it first (a one-row outbox, so a crash between
+    the two steps loses nothing)."""
+    deleted: bool = False
+    """A tombstone: the item was deleted in the provider and the CRM has not confirmed yet; a
+    full sync must not create the meeting again meanwhile."""

@@ -21,7 +21,13 @@ from calsync_contracts.meeting import MeetingSnapshot
 from sync_core.context import ConnectionContext
 from sync_core.items import ProviderItem, WriteResult
 from sync_core.links import Link
-from sync_core.views import content_hash, display_hash, meeting_view, provider_view
+from sync_core.views import (
+    content_hash,
+    display_hash,
+    meeting_view,
+    provider_fields_of,
+    provider_view,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +50,10 @@ class Outbound(StrEnum):
     DELETE = "delete"
     UNLINK = "unlink"
     """Forget the link, touch nothing in the provider (a logical delete)."""
+    REPUBLISH = "republish"
+    """The provider changed and the CRM has not answered yet: writing this (older) CRM state
+    would undo the provider's edit, so the provider's change goes to the CRM again; its merge
+    answers with content that has both."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,8 @@ class OutboundPlan:
 
 def plan_outbound(ctx: ConnectionContext, link: Link | None, change: CrmChange) -> OutboundPlan:
     meeting = change.meeting
+    if link is not None and link.deleted:
+        return _plan_after_provider_delete(ctx, link, change)
     if change.deletion is not None:
         return _plan_deletion(link, change.deletion)
     if meeting.owner_user_id != ctx.user_id:
@@ -68,11 +80,34 @@ def plan_outbound(ctx: ConnectionContext, link: Link | None, change: CrmChange) 
     shown = display_hash(meeting, ctx.shown_fields)
     if link is not None and crm_hash == link.provider_hash and shown == link.display_hash:
         return OutboundPlan(Outbound.CONFIRM, "the provider already holds this content")
+    awaiting = (
+        link is not None and link.crm_hash is not None and link.crm_hash != link.provider_hash
+    )
+    if awaiting and change.origin_connection_id != ctx.connection_id:
+        return OutboundPlan(Outbound.REPUBLISH, "a provider change awaits the CRM's merge")
     if link is not None:
         return OutboundPlan(Outbound.UPDATE, "changed in the CRM", link.calendar_id)
     if meeting.recurrence is not None or meeting.series_id is not None:
         return OutboundPlan(Outbound.SKIP, "series are created in the user's own calendar program")
     return OutboundPlan(Outbound.CREATE, "new in the CRM", ctx.calendar_for(meeting))
+
+
+def _plan_after_provider_delete(
+    ctx: ConnectionContext, tombstone: Link, change: CrmChange
+) -> OutboundPlan:
+    """The item was deleted in the provider. The CRM either confirms (deletes or unlinks the
+    meeting: the tombstone goes) or revives it because it changed the meeting meanwhile (a
+    modification beats a deletion: create it again). Anything else waits for that answer."""
+    if change.deletion is not None:
+        return OutboundPlan(Outbound.UNLINK, "the CRM confirmed the deletion")
+    revived = tombstone.crm_version is None or change.meeting.version > tombstone.crm_version
+    if revived and change.origin_connection_id != ctx.connection_id:
+        return OutboundPlan(
+            Outbound.CREATE,
+            "changed in the CRM after the deletion",
+            ctx.calendar_for(change.meeting),
+        )
+    return OutboundPlan(Outbound.SKIP, "deleted in the provider; waiting for the CRM")
 
 
 def _plan_deletion(link: Link | None, kind: DeletionKind) -> OutboundPlan:
@@ -97,8 +132,7 @@ def confirmed_link(
     ctx: ConnectionContext, link: Link, meeting: MeetingSnapshot, version_tag: str | None
 ) -> Link:
     """The status row once both sides hold ``meeting``'s content at ``version_tag``."""
-    view = meeting_view(meeting)
-    digest = content_hash(view)
+    digest = content_hash(meeting_view(meeting))
     return replace(
         link,
         version_tag=version_tag,
@@ -108,8 +142,9 @@ def confirmed_link(
         crm_version=meeting.version,
         crm_hash=digest,
         display_hash=display_hash(meeting, ctx.shown_fields),
-        base=view,
+        base=provider_fields_of(meeting).model_dump(mode="json"),
         last_error=None,
+        deleted=False,
     )
 
 
@@ -146,6 +181,8 @@ class InboundPlan:
 def plan_inbound(
     ctx: ConnectionContext, link: Link | None, item: ProviderItem, calendar_id: str
 ) -> InboundPlan:
+    if link is not None and link.deleted:
+        link = None  # the item is back (e.g. an undo): a new item, never the tombstone
     if item.fields is None:
         failed = replace(link, last_error=item.error) if link is not None else None
         return InboundPlan(Inbound.BAD_ITEM, item.error or "unreadable item", failed)
@@ -173,6 +210,7 @@ def plan_inbound(
         provider_hash=digest,
         crm_meeting_id=(link.crm_meeting_id if link else None) or item.crm_meeting_id,
         ical_uid=item.ical_uid,
+        base=item.fields.model_dump(mode="json"),
         last_error=None,
     )
     return InboundPlan(

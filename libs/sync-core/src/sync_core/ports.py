@@ -95,12 +95,31 @@ class LinkStore(Protocol):
 
     async def all_links(self) -> list[Link]: ...
 
+    async def with_pending(self) -> list[Link]:
+        """Rows whose change may not have been published (a crash in between)."""
+        ...
+
+    async def outside(self, calendar_ids: tuple[str, ...]) -> list[Link]:
+        """Rows of calendars no longer picked."""
+        ...
+
+    async def occurrences_of(self, external_id: str) -> list[Link]:
+        """Edited occurrences held inside the item ``external_id``."""
+        ...
+
     async def save(self, link: Link, replaces: str | None = None) -> None:
         """Upsert by external id; ``replaces`` names the row's previous external id (an item
         re-listed under a new id) which is removed in the same step."""
         ...
 
     async def remove(self, external_id: str) -> None: ...
+
+    async def forget_meeting(self, meeting_id: UUID, version: int) -> None:
+        """Remember that the CRM deleted this meeting at ``version``: a redelivered older event
+        of it must not bring it back."""
+        ...
+
+    async def forgotten_at(self, meeting_id: UUID) -> int | None: ...
 
     async def cursor(self, calendar_id: str) -> str | None: ...
 

@@ -80,6 +80,21 @@ def provider_view(fields: ProviderEventFields) -> View:
     }
 
 
+def provider_fields_of(meeting: MeetingSnapshot) -> ProviderEventFields:
+    """What a faithful provider holds of a meeting after we wrote it."""
+    return ProviderEventFields(
+        subject=meeting.subject,
+        location=meeting.location,
+        description=meeting.description,
+        time=meeting.time,
+        private=meeting.private,
+        status=meeting.status,
+        attendees=[p for p in meeting.participants if p.email],
+        recurrence=meeting.recurrence,
+        recurrence_id=meeting.recurrence_id,
+    )
+
+
 def content_hash(view: Mapping[str, Any]) -> str:
     """A stable digest of a view: key order and attendee order do not matter; whitespace at the
     ends of text fields does not either (servers trim or fold lines, RFC 5545 §3.1)."""

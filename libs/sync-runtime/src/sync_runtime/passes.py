@@ -81,6 +81,7 @@ async def _sync(
     sink = KafkaChangeSink(deps.broker, claimed.tenant_id, uuid4())
     async with deps.open_calendar(claimed.config, credentials) as calendar:
         engine = SyncEngine(ctx, calendar, links, sink, deps.crm.reader(claimed.id), deps.clock)
+        await engine.publish_pending()
         for pending in await deps.registry.pending(claimed.id):
             await engine.push(crm_change(pending.change))
             await deps.registry.done(claimed.id, pending)

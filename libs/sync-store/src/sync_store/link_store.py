@@ -10,12 +10,13 @@ from dataclasses import asdict
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sync_core.items import OCCURRENCE_SEPARATOR
 from sync_core.links import Link
-from sync_store.tables import bad_items, cursors, links
+from sync_store.tables import bad_items, cursors, forgotten_meetings, links
 
 _LINK_FIELDS = tuple(Link.__dataclass_fields__)
 
@@ -40,6 +41,16 @@ class PgLinkStore:
     async def all_links(self) -> list[Link]:
         return await self._many(None)
 
+    async def with_pending(self) -> list[Link]:
+        return await self._many(links.c.pending.is_not(None))
+
+    async def outside(self, calendar_ids: tuple[str, ...]) -> list[Link]:
+        return await self._many(links.c.calendar_id.not_in(calendar_ids))
+
+    async def occurrences_of(self, external_id: str) -> list[Link]:
+        prefix = external_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return await self._many(links.c.external_id.like(prefix + OCCURRENCE_SEPARATOR + "%"))
+
     async def count(self) -> int:
         return len(await self._many(None))
 
@@ -62,6 +73,27 @@ class PgLinkStore:
             await connection.execute(
                 delete(links).where(self._mine(), links.c.external_id == external_id)
             )
+
+    async def forget_meeting(self, meeting_id: UUID, version: int) -> None:
+        upsert = insert(forgotten_meetings).values(
+            connection_id=self._connection_id, meeting_id=meeting_id, version=version
+        )
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[forgotten_meetings.c.connection_id, forgotten_meetings.c.meeting_id],
+            set_={"version": func.greatest(forgotten_meetings.c.version, upsert.excluded.version)},
+        )
+        async with self._engine.begin() as connection:
+            await connection.execute(upsert)
+
+    async def forgotten_at(self, meeting_id: UUID) -> int | None:
+        async with self._engine.connect() as connection:
+            version: int | None = await connection.scalar(
+                select(forgotten_meetings.c.version).where(
+                    forgotten_meetings.c.connection_id == self._connection_id,
+                    forgotten_meetings.c.meeting_id == meeting_id,
+                )
+            )
+        return version
 
     async def cursor(self, calendar_id: str) -> str | None:
         async with self._engine.connect() as connection:

@@ -15,7 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calsync_contracts.events import ConnectionConfig, ConnectionState
 from sync_core.health import Health
-from sync_store.tables import bad_items, connections, cursors, links, pending_changes
+from sync_store.tables import (
+    bad_items,
+    connections,
+    cursors,
+    forgotten_meetings,
+    links,
+    pending_changes,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +83,7 @@ class Registry:
     async def _forget(self, connection: Any, connection_id: UUID) -> None:
         """A disconnected user's links are dropped: logical unlink, nothing is deleted anywhere
         (the CRM dropped its own links with the connection)."""
-        for table in (links, cursors, bad_items, pending_changes):
+        for table in (links, cursors, bad_items, pending_changes, forgotten_meetings):
             await connection.execute(delete(table).where(table.c.connection_id == connection_id))
 
     async def request_sync(self, connection_id: UUID, full: bool) -> bool:

@@ -61,8 +61,10 @@ links = Table(
     Column("crm_version", Integer),
     Column("crm_hash", String(64)),
     Column("display_hash", String(64)),
-    Column("base", JSONB),
+    Column("base", JSONB(none_as_null=True)),
     Column("last_error", Text),
+    Column("pending", JSONB(none_as_null=True)),
+    Column("deleted", Boolean, nullable=False, server_default=text("false")),
     PrimaryKeyConstraint("connection_id", "external_id"),
     Index("ix_links_meeting", "connection_id", "crm_meeting_id"),
     Index("ix_links_uid", "connection_id", "ical_uid"),
@@ -86,6 +88,15 @@ bad_items = Table(
     Column("error", Text, nullable=False),
     Column("seen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("connection_id", "external_id"),
+)
+
+forgotten_meetings = Table(
+    "forgotten_meetings",
+    metadata,
+    Column("connection_id", Uuid, nullable=False),
+    Column("meeting_id", Uuid, nullable=False),
+    Column("version", Integer, nullable=False),
+    PrimaryKeyConstraint("connection_id", "meeting_id"),
 )
 
 pending_changes = Table(

@@ -28,6 +28,10 @@ class Action(StrEnum):
     UNLINK = "unlink"
     REVIVE = "revive"
     """Deleted in the provider but changed in the CRM since: keep, unlink, re-announce (rule 10)."""
+    REANNOUNCE = "reannounce"
+    """Nothing to take from the provider, but it lacks the CRM's values (the CRM won a conflict,
+    or changed fields the provider did not know): announce the meeting so the sync service
+    writes it (rule 8)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +59,24 @@ def decide_upsert(
     crm = meeting_view(current)
     if incoming == crm:
         return Decision(Action.REFRESH_LINK)  # rule 2: our own write echoing back
-    base_view = meeting_view(base) if base is not None else None
+    base_view = merge_base(change, base)
     times = EditTimes(crm=crm_updated_at, provider=change.fields.updated_at)
     outcome = three_way_merge(base_view, crm, incoming, policy, times)
     if not outcome.changed_by_provider:
+        if crm != incoming:  # the provider lacks CRM values (a won conflict, a CRM edit)
+            return Decision(Action.REANNOUNCE, conflicts=outcome.conflicts)
         return Decision(Action.REFRESH_LINK, conflicts=outcome.conflicts)
     changes = {name: outcome.merged[name] for name in outcome.changed_by_provider}
     return Decision(Action.UPDATE, changes, outcome.conflicts)
+
+
+def merge_base(change: ProviderChange, base: MeetingSnapshot | None) -> dict[str, Any] | None:
+    """The item as the sync service last knew it (``base_fields``) is the merge base: it is
+    what the provider's side looked like before this change, whatever the CRM did since. Older
+    events without it fall back to the CRM revision at ``base_version``."""
+    if change.base_fields is not None:
+        return provider_view(change.base_fields)
+    return meeting_view(base) if base is not None else None
 
 
 def decide_delete(change: ProviderChange, current: MeetingSnapshot | None) -> Decision:
@@ -69,6 +84,14 @@ def decide_delete(change: ProviderChange, current: MeetingSnapshot | None) -> De
         return Decision(Action.SKIP)  # rule 12: already gone
     if change.deletion is DeletionKind.LOGICAL:
         return Decision(Action.UNLINK)  # rule 11
-    if change.base_version is not None and current.version > change.base_version:
+    if _changed_in_crm_since(change, current):
         return Decision(Action.REVIVE)  # rule 10: a modification beats a deletion
     return Decision(Action.DELETE)
+
+
+def _changed_in_crm_since(change: ProviderChange, current: MeetingSnapshot) -> bool:
+    """Did the CRM change what the provider showed when it was deleted there? Compared by
+    content: a version number also counts the CRM applying the provider's own edits."""
+    if change.base_fields is not None:
+        return meeting_view(current) != provider_view(change.base_fields)
+    return change.base_version is not None and current.version > change.base_version

@@ -180,6 +180,8 @@ async def _apply_upsert(
     if decision.action is Action.UPDATE and decision.changes is not None:
         await _apply_fields(session, tenant_id, meeting, decision.changes, current)
         current = await meetings.save_changes(session, meeting, current, context)
+    elif decision.action is Action.REANNOUNCE:
+        current = await meetings.save_changes(session, meeting, current, context, force=True)
     await _link(session, tenant_id, change, meeting.id, current.version, link)
     return Applied(decision.action, meeting.id)
 
