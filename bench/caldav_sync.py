@@ -181,6 +181,26 @@ fileext = ".ics"
     return figures
 
 
+def report(events: int, mine: dict[str, float], peer: dict[str, float]) -> None:
+    rate = mine["imported"] / mine["import_s"]
+    print(f"\nCalDAV sync, {events} events on Radicale (ours | vdirsyncer | vdirsyncer/ours)")
+    print(
+        f"  initial import  {mine['import_s']:8.2f} s | {peer['import_s']:8.2f} s | "
+        f"{peer['import_s'] / mine['import_s']:5.1f}x   ours: {mine['imported']:.0f} items, "
+        f"{mine['import_requests']:.0f} requests, {rate:.0f} items/s"
+    )
+    print(
+        f"  10 changes      {mine['incremental_s']:8.3f} s | {peer['incremental_s']:8.3f} s | "
+        f"{peer['incremental_s'] / mine['incremental_s']:5.1f}x   ours: "
+        f"{mine['incremental_requests']:.0f} requests, "
+        f"{mine['incremental_published']:.0f} published"
+    )
+    print(
+        f"  idle poll       {mine['idle_s']:8.3f} s | {peer['idle_s']:8.3f} s | "
+        f"{peer['idle_s'] / mine['idle_s']:5.1f}x   ours: {mine['idle_requests']:.0f} request"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=5000)
@@ -201,22 +221,7 @@ def main() -> int:
             database = postgres.create_database("bench")
             mine = asyncio.run(ours(radicale, ours_url, database.async_url, names))
             peer = vdirsyncer(radicale, peer_url, work, peer_names)
-    print(f"\nCalDAV sync, {args.events} events on Radicale")
-    print(
-        f"  initial import   ours {mine['import_s']:7.2f} s ({mine['imported']:.0f} items, "
-        f"{mine['import_requests']:.0f} requests, {mine['imported'] / mine['import_s']:.0f} items/s)"
-        f" | vdirsyncer {peer['import_s']:7.2f} s ({peer['mirrored']:.0f} files)"
-        f" | vdirsyncer / ours = {peer['import_s'] / mine['import_s']:.1f}x"
-    )
-    print(
-        f"  10 changes       ours {mine['incremental_s']:7.3f} s ({mine['incremental_requests']:.0f} requests, "
-        f"{mine['incremental_published']:.0f} published) | vdirsyncer {peer['incremental_s']:7.3f} s"
-        f" | vdirsyncer / ours = {peer['incremental_s'] / mine['incremental_s']:.1f}x"
-    )
-    print(
-        f"  idle poll        ours {mine['idle_s']:7.3f} s ({mine['idle_requests']:.0f} request)"
-        f" | vdirsyncer {peer['idle_s']:7.3f} s"
-    )
+    report(args.events, mine, peer)
     return 0
 
 
