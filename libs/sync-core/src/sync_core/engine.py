@@ -23,6 +23,7 @@ from calsync_contracts.events import (
     ProviderEventFields,
 )
 from calsync_contracts.meeting import AllDaySpan, MeetingSnapshot
+from sync_core.cached_links import CachedLinks
 from sync_core.context import ConnectionContext
 from sync_core.errors import (
     AlreadyExists,
@@ -326,6 +327,14 @@ class SyncEngine:
         await self.links.save_cursor(calendar_id, batch.cursor)
 
     async def _full(self, calendar_id: str, report: PullReport) -> None:
+        original = self.links
+        self.links = await CachedLinks.load(original)
+        try:
+            await self._list_fully(calendar_id, report)
+        finally:
+            self.links = original
+
+    async def _list_fully(self, calendar_id: str, report: PullReport) -> None:
         report.full = True
         linked = [link for link in await self.links.in_calendar(calendar_id) if not link.deleted]
         known = {series_of(link.external_id): link.version_tag for link in linked}

@@ -249,6 +249,9 @@ class InMemoryLinkStore:
     async def clear_bad_item(self, external_id: str) -> None:
         self.bad_items.pop(external_id, None)
 
+    async def bad_item_ids(self) -> list[str]:
+        return sorted(self.bad_items)
+
 
 @dataclass
 class RecordingSink:

@@ -139,6 +139,15 @@ class PgLinkStore:
                 )
             )
 
+    async def bad_item_ids(self) -> list[str]:
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
+                select(bad_items.c.external_id).where(
+                    bad_items.c.connection_id == self._connection_id
+                )
+            )
+            return [row[0] for row in rows]
+
     async def bad_item_errors(self) -> list[str]:
         async with self._engine.connect() as connection:
             rows = await connection.execute(
