@@ -50,6 +50,7 @@ schemas: env ## Regenerate the committed JSON Schemas and AsyncAPI documents
 bench: env ## Run the benchmarks (they print figures)
 	$(PY) -m bench.outbox
 	$(PY) -m bench.caldav_sync
+	$(PY) -m bench.caldav_latency
 
 clean: ## Remove environments and caches
 	rm -rf .venv .tools .var .mypy_cache .ruff_cache .pytest_cache
