@@ -328,11 +328,13 @@ class SyncEngine:
 
     async def _full(self, calendar_id: str, report: PullReport) -> None:
         original = self.links
-        self.links = await CachedLinks.load(original)
+        cached = await CachedLinks.load(original)
+        self.links = cached
         try:
             await self._list_fully(calendar_id, report)
         finally:
             self.links = original
+            await cached.flush()
 
     async def _list_fully(self, calendar_id: str, report: PullReport) -> None:
         report.full = True

@@ -234,6 +234,10 @@ class InMemoryLinkStore:
             self.links.pop(replaces, None)
         self.links[link.external_id] = link
 
+    async def save_many(self, links: list[Link]) -> None:
+        for link in links:
+            self.links[link.external_id] = link
+
     async def remove(self, external_id: str) -> None:
         self.links.pop(external_id, None)
 

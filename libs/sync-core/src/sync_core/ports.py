@@ -112,6 +112,10 @@ class LinkStore(Protocol):
         re-listed under a new id) which is removed in the same step."""
         ...
 
+    async def save_many(self, links: list[Link]) -> None:
+        """Upserts in one transaction (bookkeeping a crash may lose: re-done next pass)."""
+        ...
+
     async def remove(self, external_id: str) -> None: ...
 
     async def forget_meeting(self, meeting_id: UUID, version: int) -> None:
