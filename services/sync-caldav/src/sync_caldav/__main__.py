@@ -2,8 +2,8 @@
 
 from calsync_platform.service_app import init_process, serve
 from sync_caldav.app import SERVICE_NAME, create_app
-from sync_runtime.settings import SyncServiceSettings
+from sync_caldav.settings import Settings
 
-settings = SyncServiceSettings()  # from the environment
+settings = Settings()  # from the environment
 init_process(settings, SERVICE_NAME)
 serve(create_app(settings), settings)

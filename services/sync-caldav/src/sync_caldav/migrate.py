@@ -1,11 +1,11 @@
-"""``python -m sync_caldav.migrate``: upgrade sync-caldav's own database (DATABASE_URL)."""
+"""``python -m sync_caldav.migrate``: upgrade sync-caldav's own database (DATABASE_URL) to the
+newest schema. Run once per release before the service rolls out."""
 
 from __future__ import annotations
 
-import os
-
+from sync_caldav.settings import Settings
 from sync_store.migrate import upgrade
 
 if __name__ == "__main__":
-    upgrade(os.environ["DATABASE_URL"])
-    print("sync-caldav database is at the newest schema")
+    upgrade(Settings().database_url)  # from the environment
+    print("sync-caldav's database is at the newest schema")
