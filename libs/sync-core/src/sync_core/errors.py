@@ -31,19 +31,19 @@ class TemporaryError(ProviderError):
 
 
 class Unreachable(TemporaryError):
-    pass
+    """Connection refused, DNS failure, timeout: nothing answered."""
 
 
 class AuthError(ProviderError):
-    pass
+    """Credentials refused or revoked (401, invalid_grant): only the user can fix it."""
 
 
 class CursorInvalid(ProviderError):
-    pass
+    """The sync token / delta link is no longer accepted: list everything again."""
 
 
 class PreconditionFailed(ProviderError):
-    pass
+    """If-Match / If-None-Match refused (HTTP 412): someone changed the item first."""
 
 
 class AlreadyExists(PreconditionFailed):
@@ -53,15 +53,15 @@ class AlreadyExists(PreconditionFailed):
 
 
 class SuddenlyEmpty(ProviderError):
-    pass
+    """A full listing came back empty while items are linked: abort, delete nothing."""
 
 
 class ItemRefused(ProviderError):
-    pass
+    """The provider refused one item (400/403/415 on a write): recorded, the rest syncs."""
 
 
 class NotACalendarServer(ProviderError):
-    pass
+    """The address answers, but not as a calendar server (or is not allowed)."""
 
 
 class UnreadableItem(Exception):
