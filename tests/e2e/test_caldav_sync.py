@@ -9,9 +9,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,21 +25,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from calsync_localinfra import free_port
 from calsync_localinfra.radicale import LocalRadicale
 
+from .support import eventually
+
 pytestmark = pytest.mark.e2e
 PASSWORD = "e2e-password"
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]], timeout_s: float = 60, what: str = ""
-) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.3)
 
 
 @dataclass

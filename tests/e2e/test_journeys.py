@@ -3,11 +3,8 @@ PostgreSQL, the Kafka-protocol broker, the sync services, the notifier."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -25,6 +22,8 @@ from calsync_contracts.events import (
 from calsync_contracts.meeting import TimedSpan
 from calsync_localinfra.kafka_tail import KafkaTail
 
+from .support import eventually
+
 pytestmark = pytest.mark.e2e
 
 
@@ -34,19 +33,6 @@ def header(record: Any, name: str) -> str | None:
 
 def payload(record: Any) -> dict[str, Any]:
     return dict(json.loads(record.value))
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]], timeout_s: float = 45, what: str = ""
-) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.25)
 
 
 async def add_connection(stack, user: dict[str, Any], provider: str = "google") -> uuid.UUID:

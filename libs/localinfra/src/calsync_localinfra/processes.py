@@ -27,6 +27,8 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, TextIO
 
+from calsync_localinfra.ports import wait_for_port
+
 _log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
@@ -307,3 +309,18 @@ class Supervisor:
         tb: TracebackType | None,
     ) -> None:
         self.stop_all()
+
+
+def start_server(
+    name: str, argv: Sequence[str], log_path: Path, host: str, port: int, timeout: float
+) -> subprocess.Popen[bytes]:
+    """Start a server process logging to ``log_path`` and wait until it listens on
+    ``host:port``; a server that dies or stays silent is stopped and reported by name."""
+    with log_path.open("ab") as log:
+        process = spawn(argv, output=log)
+    try:
+        wait_for_port(host, port, timeout, process=process)
+    except (RuntimeError, TimeoutError):
+        stop_process(process, grace=2)
+        raise RuntimeError(f"{name} did not start; see {log_path}") from None
+    return process

@@ -17,8 +17,8 @@ from types import TracebackType
 
 import httpx
 
-from calsync_localinfra.ports import LOCALHOST, free_port, wait_for_port
-from calsync_localinfra.processes import spawn, stop_process
+from calsync_localinfra.ports import LOCALHOST, free_port
+from calsync_localinfra.processes import start_server, stop_process
 
 _CONFIG = """\
 [server]
@@ -105,15 +105,9 @@ class LocalRadicale:
                 storage=self.base_dir / "collections",
             )
         )
-        with (self.base_dir / "radicale.log").open("ab") as log:
-            process = spawn([sys.executable, "-m", "radicale", "--config", str(config)], output=log)
-        try:
-            wait_for_port(self.host, port, self.startup_timeout, process=process)
-        except (RuntimeError, TimeoutError):
-            stop_process(process, grace=2)
-            raise RuntimeError(
-                f"Radicale did not start; see {self.base_dir}/radicale.log"
-            ) from None
+        argv = [sys.executable, "-m", "radicale", "--config", str(config)]
+        log = self.base_dir / "radicale.log"
+        process = start_server("Radicale", argv, log, self.host, port, self.startup_timeout)
         self._process, self._port = process, port
         return self
 

@@ -12,8 +12,8 @@ from types import TracebackType
 
 import httpx
 
-from calsync_localinfra.ports import LOCALHOST, free_port, wait_for_port
-from calsync_localinfra.processes import spawn, stop_process
+from calsync_localinfra.ports import LOCALHOST, free_port
+from calsync_localinfra.processes import start_server, stop_process
 
 
 class LocalXandikos:
@@ -45,15 +45,8 @@ class LocalXandikos:
         argv = [executable] if executable else [sys.executable, "-m", "xandikos"]
         argv += ["serve", "-d", str(self.base_dir / "data"), "--defaults"]
         argv += ["-l", self.host, "-p", str(port)]
-        with (self.base_dir / "xandikos.log").open("ab") as log:
-            process = spawn(argv, output=log)
-        try:
-            wait_for_port(self.host, port, self.startup_timeout, process=process)
-        except (RuntimeError, TimeoutError):
-            stop_process(process, grace=2)
-            raise RuntimeError(
-                f"Xandikos did not start; see {self.base_dir}/xandikos.log"
-            ) from None
+        log = self.base_dir / "xandikos.log"
+        process = start_server("Xandikos", argv, log, self.host, port, self.startup_timeout)
         self._process, self._port = process, port
         return self
 

@@ -63,12 +63,19 @@ def _forbidden(address: IPAddress) -> bool:
 
 
 async def _resolve(host: str, port: int) -> list[IPAddress]:
-    try:
-        return [ipaddress.ip_address(host)]
-    except ValueError:
-        pass
+    literal = _literal(host)
+    if literal is not None:
+        return [literal]
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as error:
         raise ForbiddenAddress(f"{host} cannot be resolved") from error
     return [ipaddress.ip_address(info[4][0]) for info in infos]
+
+
+def _literal(host: str) -> IPAddress | None:
+    """The host written as an address (no lookup needed), else None."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
