@@ -12,6 +12,7 @@ import pytest
 from calsync_contracts import Provider
 from calsync_contracts.events import (
     DeletionKind,
+    ProviderChange,
     ProviderChangeKind,
     ProviderEventFields,
     ProviderLink,
@@ -21,6 +22,7 @@ from sync_core.context import ConnectionContext
 from sync_core.engine import SyncEngine
 from sync_core.errors import SuddenlyEmpty
 from sync_core.fakes import InMemoryCalendar, InMemoryLinkStore, RecordingSink, fields_of
+from sync_core.links import Link
 from sync_core.planner import CrmChange, Outbound
 from sync_core.window import SyncWindow
 
@@ -361,3 +363,41 @@ async def test_imported_item_confirmed_when_the_crm_creates_its_meeting() -> Non
 
 def test_fields_of_keeps_only_attendees_with_email() -> None:
     assert isinstance(fields_of(meeting()), ProviderEventFields)
+
+
+class CrashingSink(RecordingSink):
+    """Dies after ``survives`` publishes, as the process would: ``disk`` is what the status
+    table held at that instant (no ``finally`` of the dying process writes anything more)."""
+
+    def __init__(self, survives: int, store: InMemoryLinkStore) -> None:
+        super().__init__()
+        self.survives, self.store = survives, store
+        self.disk: dict[str, Link] = {}
+
+    async def publish(self, change: ProviderChange) -> None:
+        if len(self.published) >= self.survives:
+            self.disk = dict(self.store.links)
+            raise RuntimeError("crashed mid-batch")
+        await super().publish(change)
+
+
+async def test_a_crash_mid_import_loses_no_change_and_the_next_pass_publishes_the_rest() -> None:
+    """A full listing saves its status rows a batch at a time, before the first publish of
+    their batch."""
+    world = World()
+    for i in range(600):
+        world.calendar.user_put(CAL, f"e{i}.ics", fields_of(meeting(subject=f"Event {i}")))
+    world.sink = crashing = CrashingSink(survives=300, store=world.links)
+    with pytest.raises(RuntimeError, match="crashed"):
+        await world.engine.pull()
+    published_before = {c.external_id for c in crashing.published}
+    # Every published change has its status row: were the item deleted before the next pass,
+    # the deletion would still reach the CRM (no orphaned meeting).
+    assert published_before <= set(crashing.disk)
+
+    world.links.links = crashing.disk
+    world.sink = RecordingSink()
+    await world.engine.pull()
+    published = published_before | {c.external_id for c in world.sink.published}
+    assert published == {f"e{i}.ics" for i in range(600)}
+    assert await world.links.with_pending() == []

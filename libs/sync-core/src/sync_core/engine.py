@@ -23,7 +23,7 @@ from calsync_contracts.events import (
     ProviderEventFields,
 )
 from calsync_contracts.meeting import AllDaySpan, MeetingSnapshot
-from sync_core.cached_links import CachedLinks
+from sync_core.cached_links import CachedLinks, PublishBatch
 from sync_core.context import ConnectionContext
 from sync_core.errors import (
     AlreadyExists,
@@ -91,6 +91,7 @@ class SyncEngine:
         self.sink = sink
         self.crm = crm
         self.clock = clock
+        self._batch: PublishBatch | None = None
 
     # --- CRM → provider ------------------------------------------------------------------------
 
@@ -329,11 +330,12 @@ class SyncEngine:
     async def _full(self, calendar_id: str, report: PullReport) -> None:
         original = self.links
         cached = await CachedLinks.load(original)
-        self.links = cached
+        self.links, self._batch = cached, PublishBatch(cached, self.sink)
         try:
             await self._list_fully(calendar_id, report)
+            await self._batch.flush()
         finally:
-            self.links = original
+            self.links, self._batch = original, None
             await cached.flush()
 
     async def _list_fully(self, calendar_id: str, report: PullReport) -> None:
@@ -345,6 +347,7 @@ class SyncEngine:
             raise SuddenlyEmpty(f"calendar {calendar_id} listed empty with {len(linked)} linked")
         for item in listing.items:
             await self._observe(calendar_id, item, report, initial=True)
+        await self._flush_publishes()
         report.unchanged += len(listing.unchanged)
         # Stale links are judged only now, after a COMPLETE listing (Odoo, Twenty).
         seen = {item.external_id for item in listing.items} | set(listing.unchanged)
@@ -381,6 +384,7 @@ class SyncEngine:
                 report.refreshed += 1
             case Inbound.UNLINK:
                 assert link is not None
+                await self._flush_publishes()
                 await self.sink.publish(self._deletion(link, DeletionKind.LOGICAL))
                 await self.links.remove(link.external_id)
                 report.unlinked += 1
@@ -441,10 +445,20 @@ class SyncEngine:
         self, change: ProviderChange, link: Link, replaces: str | None = None
     ) -> None:
         """The status row and the change are saved together first (``pending``), so a crash
-        before the publish is repaired by the next pass; then published; then marked done."""
+        before the publish is repaired by the next pass; then published; then marked done.
+        During a full listing the rows are saved a batch at a time (``PublishBatch``)."""
+        if replaces is not None:
+            await self._flush_publishes()  # the replaced row must not come back from the batch
         await self.links.save(replace(link, pending=change.model_dump(mode="json")), replaces)
+        if self._batch is not None:
+            await self._batch.add(change, link)
+            return
         await self.sink.publish(change)
         await self.links.save(replace(link, pending=None))
+
+    async def _flush_publishes(self) -> None:
+        if self._batch is not None:
+            await self._batch.flush()
 
     async def publish_pending(self) -> None:
         """Publishes what a crashed pass saved but may not have published; call first."""

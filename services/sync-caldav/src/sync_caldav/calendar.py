@@ -8,13 +8,14 @@ Cursors: ``sync:<token>`` when the collection supports RFC 6578 sync-collection,
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from urllib.parse import urljoin
 
 from calsync_contracts.events import ProviderEventFields
 from sync_caldav.mapping import parse_resource, render_resource, resource_name
 from sync_caldav.occurrences import remove_occurrence
-from sync_caldav.webdav.client import DavClient
+from sync_caldav.webdav.client import DavClient, Resource
 from sync_caldav.webdav.xml import normalise_href
 from sync_core.errors import AlreadyExists, CursorInvalid, PreconditionFailed, UnreadableItem
 from sync_core.items import (
@@ -49,7 +50,7 @@ class CalDavCalendar:
     async def _ctag_changes(self, calendar_id: str, cursor: str) -> ChangeBatch:
         """One PROPFIND: the same CTag means nothing changed (the idle poll costs 1 request);
         a new one makes the engine diff ETags in a full listing."""
-        _token, ctag = await self.client.collection_state(calendar_id)
+        ctag = await self.client.ctag(calendar_id)
         if ctag is not None and CTAG + ctag == cursor:
             return ChangeBatch([], [], cursor)
         raise CursorInvalid("the collection changed (CTag): compare ETags")
@@ -79,8 +80,9 @@ class CalDavCalendar:
         if not hrefs:
             return []
         items: list[ProviderItem] = []
-        for href, etag, data in await self.client.multiget(calendar_id, hrefs):
-            items.extend(_items(href, etag, data))
+        async for chunk in self.client.multiget(calendar_id, hrefs):
+            # Parsing is CPU work: off the event loop, so the next chunk's request proceeds.
+            items.extend(await asyncio.to_thread(_parse_chunk, chunk))
         return items
 
     # --- writing ------------------------------------------------------------------------------
@@ -124,6 +126,10 @@ class CalDavCalendar:
 
     def _href(self, calendar_id: str, name_or_href: str) -> str:
         return urljoin(calendar_id, name_or_href)
+
+
+def _parse_chunk(chunk: list[Resource]) -> list[ProviderItem]:
+    return [item for href, etag, data in chunk for item in _items(href, etag, data)]
 
 
 def _items(href: str, etag: str | None, data: bytes) -> list[ProviderItem]:

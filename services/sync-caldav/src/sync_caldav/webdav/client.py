@@ -4,7 +4,8 @@ require an idle poll to cost one request and an incremental sync O(changes))."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -19,6 +20,8 @@ from sync_caldav.webdav.errors import raise_for_status
 from sync_core.errors import CursorInvalid, NotACalendarServer, PreconditionFailed, Unreachable
 
 MULTIGET_CHUNK = 100
+Resource = tuple[str, str | None, bytes]
+"""(href, ETag, iCalendar data) of one calendar object resource."""
 MAX_REDIRECTS = 3
 TOKEN_INVALID = frozenset({403, 409, 410, 412, 418})
 """RFC 6578 §3.2 says 403 with DAV:valid-sync-token; servers also answer 409, 410, 412 and
@@ -133,11 +136,23 @@ class DavClient:
     # --- reading --------------------------------------------------------------------------------
 
     async def collection_state(self, calendar_url: str) -> tuple[str | None, str | None]:
-        """(sync token, CTag) of a collection: one PROPFIND."""
-        found = await self._propfind(calendar_url, xml.STATE_PROPS, 0)
+        """(sync token, CTag) of a collection. The token is asked for alone: servers compute each
+        property over the whole collection (Radicale, 5,000 items: token 0.46 s, both 0.80 s), and
+        the CTag only matters where there is no token (then a second PROPFIND asks for it)."""
+        token = await self._collection_prop(calendar_url, xml.SYNC_TOKEN)
+        if token:
+            return token, None
+        return None, await self.ctag(calendar_url)
+
+    async def ctag(self, calendar_url: str) -> str | None:
+        """The collection's CTag (calendarserver.org's getctag): one PROPFIND, depth 0."""
+        return await self._collection_prop(calendar_url, xml.GETCTAG)
+
+    async def _collection_prop(self, calendar_url: str, prop: str) -> str | None:
+        found = await self._propfind(calendar_url, (prop,), 0)
         if found is None:
             raise NotACalendarServer(f"{calendar_url} is not a collection")
-        return found.text(xml.SYNC_TOKEN), found.text(xml.GETCTAG)
+        return found.text(prop)
 
     async def sync_collection(self, calendar_url: str, token: str | None) -> SyncResult:
         """RFC 6578 §3.2, continued while the server truncates (507, §3.6)."""
@@ -180,20 +195,33 @@ class DavClient:
 
     async def multiget(
         self, calendar_url: str, hrefs: Sequence[str]
-    ) -> list[tuple[str, str | None, bytes]]:
-        """Resources with their data, ``MULTIGET_CHUNK`` per request; absent ones are left out."""
-        found: list[tuple[str, str | None, bytes]] = []
-        for offset in range(0, len(hrefs), MULTIGET_CHUNK):
-            chunk = list(hrefs[offset : offset + MULTIGET_CHUNK])
-            response = await self._request(
-                "REPORT", calendar_url, xml.calendar_multiget(chunk), depth="1"
-            )
-            raise_for_status(response, "calendar-multiget")
-            for member in xml.parse_multistatus(response.content).responses:
-                data = member.text(xml.CALENDAR_DATA)
-                if data is not None:
-                    found.append((member.href, member.text(xml.GETETAG), data.encode()))
-        return found
+    ) -> AsyncIterator[list[Resource]]:
+        """Resources with their data, ``MULTIGET_CHUNK`` per request, one list per request;
+        absent ones are left out. The next request is already in flight while the caller works
+        on a chunk (parsing 5,000 items costs about as long as the server takes to serve them)."""
+        chunks = [list(hrefs[i : i + MULTIGET_CHUNK]) for i in range(0, len(hrefs), MULTIGET_CHUNK)]
+        if not chunks:
+            return
+        in_flight = asyncio.ensure_future(self._multiget_chunk(calendar_url, chunks[0]))
+        try:
+            for following in [*chunks[1:], None]:
+                found = await in_flight
+                if following is not None:
+                    in_flight = asyncio.ensure_future(self._multiget_chunk(calendar_url, following))
+                yield found
+        finally:
+            in_flight.cancel()
+
+    async def _multiget_chunk(self, calendar_url: str, hrefs: list[str]) -> list[Resource]:
+        response = await self._request(
+            "REPORT", calendar_url, xml.calendar_multiget(hrefs), depth="1"
+        )
+        raise_for_status(response, "calendar-multiget")
+        return [
+            (member.href, member.text(xml.GETETAG), data.encode())
+            for member in xml.parse_multistatus(response.content).responses
+            if (data := member.text(xml.CALENDAR_DATA)) is not None
+        ]
 
     async def get(self, url: str) -> tuple[str | None, bytes] | None:
         response = await self._request("GET", url)

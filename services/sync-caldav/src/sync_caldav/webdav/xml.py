@@ -49,7 +49,6 @@ CALENDAR_PROPS = (
     GETCTAG,
     CALENDAR_COLOR,
 )
-STATE_PROPS = (SYNC_TOKEN, GETCTAG)
 
 
 def _tag(clark: str) -> str:
