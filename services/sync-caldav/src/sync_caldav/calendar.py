@@ -3,7 +3,10 @@ iCalendar mapping (``ical``). A calendar id is the collection's URL, an external
 resource's href (an edited occurrence: ``href#<RECURRENCE-ID>``).
 
 Cursors: ``sync:<token>`` when the collection supports RFC 6578 sync-collection, else
-``ctag:<getctag>`` (the ETag-diff mode for servers without, or with broken, sync tokens).
+``ctag:<getctag>`` (the ETag-diff mode for servers without, or with broken, sync tokens). A token
+straight from a full listing is marked ``sync:fresh:<token>``: a server that refuses a token at
+its first use has broken tokens, and that calendar goes to the ETag-diff mode for good (else
+every pass would pay a refused request and a full listing).
 """
 
 from __future__ import annotations
@@ -31,19 +34,29 @@ from sync_core.ports import OutboundEvent
 from sync_core.window import SyncWindow
 
 SYNC = "sync:"
+FRESH = "fresh:"
 CTAG = "ctag:"
 
 
 class CalDavCalendar:
     def __init__(self, client: DavClient) -> None:
         self.client = client
+        self._ctag_mode: set[str] = set()
+        """Calendars whose CTag changed, or whose fresh token was refused, in this pass: the
+        listing the engine makes next, at once, ends in a CTag cursor again."""
 
     # --- reading ------------------------------------------------------------------------------
 
     async def changes_since(self, calendar_id: str, cursor: str) -> ChangeBatch:
         if cursor.startswith(CTAG):
             return await self._ctag_changes(calendar_id, cursor)
-        result = await self.client.sync_collection(calendar_id, cursor.removeprefix(SYNC))
+        token = cursor.removeprefix(SYNC)
+        try:
+            result = await self.client.sync_collection(calendar_id, token.removeprefix(FRESH))
+        except CursorInvalid:
+            if token.startswith(FRESH):
+                self._ctag_mode.add(calendar_id)
+            raise
         changed = await self._load(calendar_id, [href for href, _ in result.changed])
         return ChangeBatch(changed, list(result.deleted), SYNC + result.token)
 
@@ -53,17 +66,22 @@ class CalDavCalendar:
         ctag = await self.client.ctag(calendar_id)
         if ctag is not None and CTAG + ctag == cursor:
             return ChangeBatch([], [], cursor)
+        self._ctag_mode.add(calendar_id)
         raise CursorInvalid("the collection changed (CTag): compare ETags")
 
     async def list_window(
         self, calendar_id: str, window: SyncWindow, known: Mapping[str, str | None]
     ) -> Listing:
-        token, ctag = await self.client.collection_state(calendar_id)  # BEFORE listing
+        # The cursor is taken BEFORE listing: a change made meanwhile shows up next time.
+        if calendar_id in self._ctag_mode:
+            token, ctag = None, await self.client.ctag(calendar_id)
+        else:
+            token, ctag = await self.client.collection_state(calendar_id)
         etags = await self.client.list_etags(calendar_id, window.start, window.end)
         unchanged = [href for href, etag in etags.items() if known.get(href) == etag]
         fetch = [href for href in etags if href not in unchanged]
         items = await self._load(calendar_id, fetch)
-        cursor = SYNC + token if token else (CTAG + ctag if ctag else None)
+        cursor = SYNC + FRESH + token if token else (CTAG + ctag if ctag else None)
         return Listing(items, unchanged, cursor)
 
     async def fetch(self, calendar_id: str, external_id: str) -> ProviderItem | None:

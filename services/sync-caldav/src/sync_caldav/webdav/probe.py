@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import httpx
+
 from calsync_contracts.internal import ProbeRequest, ProbeResult, ProbeVerdict
 from sync_caldav.webdav.client import DavClient
 from sync_caldav.webdav.ssrf import ForbiddenAddress, check_url
@@ -23,22 +25,30 @@ MESSAGES = {
 }
 
 
-async def probe(request: ProbeRequest, allow: Sequence[str], timeout_s: float = 8.0) -> ProbeResult:
+async def probe(
+    request: ProbeRequest,
+    allow: Sequence[str],
+    timeout_s: float = 8.0,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> ProbeResult:
     try:
         await check_url(request.server_url, allow)
     except ForbiddenAddress as refused:
         return ProbeResult(verdict=ProbeVerdict.FORBIDDEN_ADDRESS, message=str(refused))
     try:
         async with asyncio.timeout(timeout_s):
-            return await _probe(request)
+            return await _probe(request, transport)
     except TimeoutError:
         return _result(
             ProbeVerdict.UNREACHABLE, f"The server did not answer within {timeout_s:.0f} s."
         )
 
 
-async def _probe(request: ProbeRequest) -> ProbeResult:
-    async with DavClient(request.server_url, request.credentials, timeout=6.0) as client:
+async def _probe(request: ProbeRequest, transport: httpx.AsyncBaseTransport | None) -> ProbeResult:
+    credentials = request.credentials
+    async with DavClient(
+        request.server_url, credentials, timeout=6.0, transport=transport
+    ) as client:
         try:
             calendars = await client.discover_calendars()
         except Unreachable:
