@@ -127,8 +127,12 @@ class SyncEngine:
         item the CRM re-imported under a new meeting (the CRM keeps UIDs unique, so the old
         meeting is gone): the row then starts over for the new meeting."""
         link = await self.links.by_uid(meeting.ical_uid)
-        if link is None or link.deleted or OCCURRENCE_SEPARATOR in link.external_id:
+        if link is None or OCCURRENCE_SEPARATOR in link.external_id:
             return None
+        if link.deleted:
+            # A tombstone of an item the CRM imported as this meeting before the import was
+            # confirmed: the CRM's delete answers it, its edit revives the item (the planner).
+            return link if link.crm_meeting_id in (None, meeting.id) else None
         if link.crm_meeting_id not in (None, meeting.id):
             link = replace(link, crm_meeting_id=None, crm_version=None, crm_hash=None)
         return link
