@@ -451,3 +451,99 @@ def start_replica(stack) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def weekly_series(subject: str, first: datetime) -> tuple[str, str, datetime, datetime]:
+    """A weekly series of six as a calendar app stores it: one resource holding the master
+    (RRULE, an EXDATE on the second week) and an edited third week (RECURRENCE-ID, RFC 5545
+    §3.8.4.4) moved an hour later."""
+    uid = f"{uuid.uuid4()}@calendar-app.test"
+    excluded, edited = first + timedelta(weeks=1), first + timedelta(weeks=2)
+    master = Event()
+    master.add("UID", uid)
+    master.add("DTSTAMP", datetime.now(UTC))
+    master.add("SUMMARY", subject)
+    master.add("DTSTART", first)
+    master.add("DTEND", first + timedelta(hours=1))
+    master.add("RRULE", {"FREQ": "WEEKLY", "COUNT": 6})
+    master.add("EXDATE", excluded)
+    override = Event()
+    override.add("UID", uid)
+    override.add("DTSTAMP", datetime.now(UTC))
+    override.add("RECURRENCE-ID", edited)
+    override.add("SUMMARY", f"{subject} (moved)")
+    override.add("DTSTART", edited + timedelta(hours=1))
+    override.add("DTEND", edited + timedelta(hours=2))
+    calendar = Calendar()
+    calendar.add("PRODID", "-//calendar app//EN")
+    calendar.add("VERSION", "2.0")
+    calendar.add_component(master)
+    calendar.add_component(override)
+    return uid, calendar.to_ical().decode(), excluded, edited
+
+
+async def test_a_recurring_series_comes_in_whole_and_an_occurrence_edit_goes_back(
+    journey: Journey, e2e_radicale: LocalRadicale
+) -> None:
+    first = (datetime.now(UTC) + timedelta(days=1)).replace(
+        hour=8, minute=0, second=0, microsecond=0
+    )
+    uid, ical, excluded, edited = weekly_series("Weekly review", first)
+    await asyncio.to_thread(journey.calendar.save_event, ical)
+    await connect(journey, e2e_radicale)
+
+    # The series and its edited occurrence, attached to it; the EXDATE kept.
+    async def both() -> dict[str, dict[str, Any]] | None:
+        found = {m["subject"]: m for m in await journey.meetings("Weekly review")}
+        return found if len(found) == 2 else None
+
+    imported = await eventually(both, what="the series and its edited occurrence")
+    series, occurrence = imported["Weekly review"], imported["Weekly review (moved)"]
+    assert series["recurrence"]["rrule"] == ["FREQ=WEEKLY;COUNT=6"]
+    assert [datetime.fromisoformat(d) for d in series["recurrence"]["exdates"]] == [excluded]
+    assert occurrence["series_id"] == series["id"]
+    assert datetime.fromisoformat(occurrence["recurrence_id"]) == edited
+    # The calendar view shows five weeks (six minus the EXDATE), the third one moved.
+    shown = await journey.api.get(
+        "/calendar",
+        params={
+            "users": journey.user_id,
+            "start": first.isoformat(),
+            "end": (first + timedelta(weeks=7)).isoformat(),
+        },
+    )
+    assert shown.status_code == 200, shown.text
+    starts = sorted(datetime.fromisoformat(e["start"]) for e in shown.json())
+    assert starts == [
+        first,
+        edited + timedelta(hours=1),
+        first + timedelta(weeks=3),
+        first + timedelta(weeks=4),
+        first + timedelta(weeks=5),
+    ]
+
+    # CRM → server: the occurrence's edit rewrites its RECURRENCE-ID override, in place.
+    renamed = await journey.api.patch(f"/meetings/{occurrence['id']}", json={"location": "Room 3"})
+    assert renamed.status_code == 200, renamed.text
+
+    async def override_on_server() -> list[Event] | None:
+        objects = await asyncio.to_thread(journey.calendar.events)
+        components = [c for obj in objects for c in Calendar.from_ical(obj.data).walk("VEVENT")]
+        overrides = [c for c in components if "RECURRENCE-ID" in c]
+        moved = [c for c in overrides if str(c.get("LOCATION", "")) == "Room 3"]
+        return components if len(objects) == 1 and moved else None
+
+    components = await eventually(override_on_server, what="occurrence edit → server")
+    assert {str(c["UID"]) for c in components} == {uid}
+    [master] = [c for c in components if "RECURRENCE-ID" not in c]
+    assert [d.dt for d in master["EXDATE"].dts] == [excluded]
+    assert str(master["SUMMARY"]) == "Weekly review"
+
+    # Server → CRM: the whole series deleted in the calendar app takes both meetings with it.
+    await journey.delete_on_server("Weekly review")
+    await journey.refresh()
+
+    async def both_gone() -> bool:
+        return not await journey.meetings("Weekly review")
+
+    await eventually(both_gone, what="series delete → CRM")

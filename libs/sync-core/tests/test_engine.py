@@ -17,7 +17,7 @@ from calsync_contracts.events import (
     ProviderEventFields,
     ProviderLink,
 )
-from calsync_contracts.meeting import AllDaySpan, MeetingSnapshot, TimedSpan
+from calsync_contracts.meeting import AllDaySpan, MeetingSnapshot, Recurrence, TimedSpan
 from sync_core.context import ConnectionContext
 from sync_core.engine import SyncEngine
 from sync_core.errors import SuddenlyEmpty
@@ -401,3 +401,27 @@ async def test_a_crash_mid_import_loses_no_change_and_the_next_pass_publishes_th
     published = published_before | {c.external_id for c in world.sink.published}
     assert published == {f"e{i}.ics" for i in range(600)}
     assert await world.links.with_pending() == []
+
+
+async def test_a_series_and_its_edited_occurrence_are_two_items_sharing_a_uid() -> None:
+    """RFC 5545 §3.8.4.4: an override shares the series' UID. Matching by UID must not make
+    the occurrence replace the series' row (nor the reverse)."""
+    world = World()
+    start = NOW + timedelta(days=1)
+    series = fields_of(meeting(subject="Weekly")).model_copy(
+        update={"recurrence": Recurrence(rrule=["FREQ=WEEKLY;COUNT=4"])}
+    )
+    moved = fields_of(meeting(subject="Weekly (moved)")).model_copy(
+        update={"recurrence_id": start + timedelta(weeks=1)}
+    )
+    world.calendar.user_put(CAL, "s.ics", series, ical_uid="weekly@app")
+    world.calendar.user_put(CAL, "s.ics#20261130T090000Z", moved, ical_uid="weekly@app")
+    # One resource: CalDAV gives the series and its overrides the resource's one ETag.
+    world.calendar.items[CAL]["s.ics#20261130T090000Z"].tag = world.calendar.items[CAL]["s.ics"].tag
+    for full in (False, True):
+        await world.engine.pull(full=full)
+        assert sorted(world.links.links) == ["s.ics", "s.ics#20261130T090000Z"]
+    assert sorted(c.external_id for c in world.sink.published) == [
+        "s.ics",
+        "s.ics#20261130T090000Z",
+    ]

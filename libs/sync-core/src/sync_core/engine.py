@@ -407,6 +407,10 @@ class SyncEngine:
             link = await self.links.by_meeting(item.crm_meeting_id)
         if link is None and item.ical_uid:
             link = await self.links.by_uid(item.ical_uid)
+            if link is not None and _occurrence_part(link.external_id) != _occurrence_part(
+                item.external_id
+            ):
+                return None  # a series and its overrides share one UID (RFC 5545 §3.8.4.4)
         return link
 
     async def _provider_deleted(self, external_id: str, report: PullReport) -> None:
@@ -536,3 +540,12 @@ def _ends(meeting: MeetingSnapshot) -> datetime:
     if isinstance(meeting.time, AllDaySpan):
         return datetime.combine(meeting.time.end_date, datetime.min.time(), tzinfo=UTC)
     return meeting.time.end
+
+
+def _occurrence_part(external_id: str) -> str | None:
+    """The RECURRENCE-ID part of an edited occurrence's id; None for a series or single event."""
+    return (
+        external_id.split(OCCURRENCE_SEPARATOR, 1)[1]
+        if OCCURRENCE_SEPARATOR in external_id
+        else None
+    )
