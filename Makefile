@@ -5,7 +5,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := .tools/bin/uv
 PY := .venv/bin/python
 RUN := .venv/bin
-PACKAGES := calsync_contracts sync_core sync_store sync_runtime calsync_platform calsync_localinfra crm_api sync_caldav sync_google sync_exchange notifier
+PACKAGES := calsync_contracts calsync_invitations sync_core sync_store sync_runtime calsync_platform calsync_localinfra crm_api sync_caldav sync_google sync_exchange notifier
 
 .PHONY: help env lock lint format typecheck test test-unit run token schemas bench clean
 

@@ -274,14 +274,54 @@ class InvitationMethod(StrEnum):
 class Recipient(Frozen):
     email: str
     name: str = ""
+    language: str = Field(default="en", description="Locale of dates in the mail (e.g. 'da').")
+    timezone: str = Field(default="UTC", description="IANA zone of times in the mail.")
+
+
+class InvitationTemplate(Frozen):
+    """The mail's text: a "synced meeting" template (or the meeting's edited copy of one), with
+    its merge fields as codes; checked by crm-api when saved, merged per recipient by the
+    notifier."""
+
+    template_id: UUID | None = None
+    subject: str
+    body: str = Field(description="HTML with merge codes, e.g. {{ meeting.subject }}.")
+
+
+class MergeValues(Frozen):
+    """What the CRM knows beyond the snapshot, resolved when the invitation was requested."""
+
+    organisations: list[str] = Field(default_factory=list)
+    persons: list[str] = Field(default_factory=list)
+    users: list[str] = Field(default_factory=list)
+    booked_by: str = ""
+    link: str = ""
 
 
 class InvitationRequest(Frozen):
+    """One iTIP message (RFC 5546) of one meeting version to some recipients; the notifier sends
+    each recipient's mail once."""
+
     meeting_id: UUID
     meeting_version: int = Field(ge=1)
     method: InvitationMethod
     recipients: list[Recipient]
     template_id: UUID | None = None
+    meeting: MeetingSnapshot | None = Field(
+        default=None, description="The meeting at this version (what the invitation describes)."
+    )
+    sequence: int = Field(
+        default=0, ge=0, description="iCalendar SEQUENCE: +1 per significant change."
+    )
+    organizer: Recipient | None = Field(default=None, description="The owner (ORGANIZER).")
+    sent_by: Recipient | None = Field(
+        default=None, description="The booker, when booked on the owner's behalf (SENT-BY)."
+    )
+    attendees: list[Recipient] = Field(
+        default_factory=list, description="Every attendee, for the ATTENDEE lines."
+    )
+    template: InvitationTemplate | None = None
+    merge: MergeValues = Field(default_factory=MergeValues)
 
 
 class InvitationRequested(Envelope):
@@ -356,12 +396,14 @@ __all__ = [
     "InvitationRequested",
     "InvitationSender",
     "InvitationSent",
+    "InvitationTemplate",
     "MeetingChange",
     "MeetingCreated",
     "MeetingDeleted",
     "MeetingDeletion",
     "MeetingEvent",
     "MeetingUpdated",
+    "MergeValues",
     "ProviderChange",
     "ProviderChangeKind",
     "ProviderChangeObserved",

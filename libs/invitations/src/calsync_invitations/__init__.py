@@ -1,0 +1,1 @@
+"""Meeting invitations without I/O: templates, iTIP iCalendar, MIME."""
