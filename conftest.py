@@ -10,6 +10,8 @@ Each server starts once per test session, on a free port, the first time a test 
   ``new_database``: a factory, ``new_database(name=None) -> LocalPostgresDatabase`` (``.dsn``,
   ``.async_url``), for any other scope.
 - ``radicale`` / ``xandikos``: real CalDAV servers (``LocalRadicale``, ``LocalXandikos``).
+- ``smtp``: a real SMTP server (aiosmtpd) keeping mail in a Maildir (``LocalSmtp``), emptied
+  for each test.
 - ``local_kafka``: a ``LocalKafka`` (Tansu) with every topic of ``all_topic_specs()`` created.
   Producers must pass ``enable_idempotence=False``; see ``calsync_localinfra.kafka``.
 
@@ -32,6 +34,7 @@ from calsync_contracts.topics import all_topic_specs
 from calsync_localinfra import LocalKafka, LocalPostgres, LocalPostgresDatabase
 from calsync_localinfra.kafka_tail import KafkaTail
 from calsync_localinfra.radicale import LocalRadicale
+from calsync_localinfra.smtp import LocalSmtp
 from calsync_localinfra.xandikos import LocalXandikos
 
 _SERVER_FIXTURES = frozenset(
@@ -43,6 +46,7 @@ _SERVER_FIXTURES = frozenset(
         "new_database",
         "radicale",
         "xandikos",
+        "smtp",
     }
 )
 
@@ -88,6 +92,19 @@ def xandikos(local_servers_dir: Path) -> Iterator[LocalXandikos]:
     """Xandikos, a second CalDAV server that answers differently (no auth)."""
     with LocalXandikos(local_servers_dir / "xandikos") as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def smtp_server(local_servers_dir: Path) -> Iterator[LocalSmtp]:
+    with LocalSmtp(local_servers_dir / "smtp") as server:
+        yield server
+
+
+@pytest.fixture
+def smtp(smtp_server: LocalSmtp) -> LocalSmtp:
+    """The SMTP server with no mail and no refusal rules."""
+    smtp_server.clear()
+    return smtp_server
 
 
 @pytest.fixture(scope="session")
