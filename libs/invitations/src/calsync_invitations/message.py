@@ -19,8 +19,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime as rfc5322_date
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, get_datetime_format
 
 from calsync_contracts.events import InvitationMethod, InvitationRequest, Recipient
@@ -103,7 +104,7 @@ def meeting_values(request: InvitationRequest, recipient: Recipient) -> dict[str
 
 
 def _times(meeting: MeetingSnapshot, recipient: Recipient) -> dict[str, str]:
-    locale = recipient.language.replace("-", "_")
+    locale = _locale(recipient.language)
     time = meeting.time
     if isinstance(time, AllDaySpan):
         last_day = time.end_date.toordinal() - 1  # DTEND is exclusive; people read the last day
@@ -118,7 +119,7 @@ def _times(meeting: MeetingSnapshot, recipient: Recipient) -> dict[str, str]:
             "end_time": "",
             "time_zone": recipient.timezone,
         }
-    zone = ZoneInfo(recipient.timezone)
+    zone = _zone(recipient.timezone)
     start, end = time.start.astimezone(zone), time.end.astimezone(zone)
     joined = str(get_datetime_format("long", locale=locale)).replace("'", "")
     values = {
@@ -131,6 +132,22 @@ def _times(meeting: MeetingSnapshot, recipient: Recipient) -> dict[str, str]:
     values["start"] = joined.format(values["start_time"], values["start_date"])
     values["end"] = joined.format(values["end_time"], values["end_date"])
     return values
+
+
+def _locale(language: str) -> str:
+    """The recipient's language as Babel knows it; English when it knows no such language."""
+    try:
+        return str(Locale.parse(language.replace("-", "_")))
+    except (UnknownLocaleError, ValueError):
+        return "en"
+
+
+def _zone(name: str) -> ZoneInfo:
+    """The recipient's time zone; UTC when the name is unknown (the mail still goes out)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def _recipient_values(recipient: Recipient) -> dict[str, str]:

@@ -23,6 +23,7 @@ from crm_api.entrypoints.http import (
     internal,
     meetings,
     sync_status,
+    templates,
 )
 from crm_api.entrypoints.http.errors import install_error_handlers
 from crm_api.entrypoints.http.nul_guard import install_nul_guard
@@ -36,6 +37,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     calendar.router,
     connections.router,
     internal.router,
+    templates.router,
 )
 
 

@@ -166,6 +166,14 @@ class Meeting(Base):
         ForeignKey("meetings.id", ondelete="CASCADE")
     )
     recurrence_id: Mapped[str | None] = mapped_column(String(40))
+    invitation_sequence: Mapped[int] = mapped_column(Integer, server_default="0")
+    """iCalendar SEQUENCE of the invitations: +1 per significant change (RFC 5546 §2.1.4)."""
+    invitation_template_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("email_templates.id", ondelete="SET NULL")
+    )
+    invitation_subject: Mapped[str | None] = mapped_column(String(500))
+    invitation_body: Mapped[str | None] = mapped_column(Text)
+    """The meeting's own copy of its template, as edited in the meeting form (merge codes)."""
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     participants: Mapped[list[MeetingParticipant]] = relationship(
@@ -284,3 +292,38 @@ class SyncConflict(Base):
     provider_value: Mapped[Any] = mapped_column(JSONB, nullable=True)
     winner: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = _created()
+
+
+class EmailTemplate(Base):
+    """A "synced meeting" email template: its body and subject use merge codes, checked on save
+    (``calsync_invitations.templates``)."""
+
+    __tablename__ = "email_templates"
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    type: Mapped[str] = mapped_column(String(32), server_default="synced_meeting")
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    language: Mapped[str] = mapped_column(String(16), server_default="en")
+    areas: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    subject: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class InvitationDelivery(Base):
+    """What the notifier reported for one mail: the delivery log per meeting and recipient. No
+    foreign key to meetings: cancellations are reported after the meeting is gone."""
+
+    __tablename__ = "invitation_deliveries"
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    meeting_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    meeting_version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    method: Mapped[str] = mapped_column(String(16), primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(320), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(Text, server_default="")
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
