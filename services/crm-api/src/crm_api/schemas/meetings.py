@@ -59,6 +59,15 @@ class MeetingCreate(MeetingTimeIn):
     send_invitations: bool = Field(
         default=False, description="'Save and send invitations' (true) or 'save without sending'."
     )
+    template_id: uuid.UUID | None = Field(
+        default=None, description="The email template of the invitations (type synced meeting)."
+    )
+    invitation_subject: Annotated[str, Field(max_length=500)] | None = Field(
+        default=None, description="The invitation's subject as edited here (merge codes)."
+    )
+    invitation_body: Annotated[str, Field(max_length=100_000)] | None = Field(
+        default=None, description="The invitation's text as edited here ('edit template' mode)."
+    )
     recurrence: Any = Field(
         default=None,
         description="Always refused: series are created in the user's own calendar program.",
@@ -82,6 +91,15 @@ class MeetingPatch(Strict):
     participants: Annotated[list[ParticipantIn], Field(max_length=500)] | None = None
     custom_fields: dict[Annotated[str, Field(max_length=64)], CustomValue] | None = None
     send_invitations: bool = False
+    template_id: uuid.UUID | None = Field(
+        default=None, description="The email template of the invitations (type synced meeting)."
+    )
+    invitation_subject: Annotated[str, Field(max_length=500)] | None = Field(
+        default=None, description="The invitation's subject as edited here (merge codes)."
+    )
+    invitation_body: Annotated[str, Field(max_length=100_000)] | None = Field(
+        default=None, description="The invitation's text as edited here ('edit template' mode)."
+    )
     recurrence: Any = Field(default=None, description="Always refused (series are read-only).")
 
 

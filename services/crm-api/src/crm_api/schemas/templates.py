@@ -6,13 +6,27 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from babel import Locale, UnknownLocaleError
+from pydantic import AfterValidator, BaseModel, Field
 
 from crm_api.schemas.meetings import Strict
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+LANGUAGE_TAG = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"  # BCP 47, as Babel reads it
+
+
+def _known_language(value: str) -> str:
+    try:
+        Locale.parse(value.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        raise ValueError(f"unknown language {value!r}") from None
+    return value
+
+
 Language = Annotated[
-    str, Field(min_length=2, max_length=16, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
+    str,
+    Field(min_length=2, max_length=16, pattern=LANGUAGE_TAG),
+    AfterValidator(_known_language),
 ]
 Area = Annotated[str, Field(min_length=1, max_length=64)]
 SubjectText = Annotated[str, Field(max_length=500)]

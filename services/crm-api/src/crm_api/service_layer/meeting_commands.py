@@ -10,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calsync_contracts.events import DeletionKind
 from calsync_contracts.meeting import AllDaySpan, MeetingSnapshot, MeetingTime
+from crm_api.adapters.orm import Meeting
 from crm_api.adapters.snapshots import meeting_snapshot, participant_rows, set_meeting_time
 from crm_api.auth import Caller
+from crm_api.domain.invitations import is_significant
 from crm_api.domain.meetings import (
     SERIES_ARE_READ_ONLY,
     build_time,
@@ -20,11 +22,12 @@ from crm_api.domain.meetings import (
 )
 from crm_api.errors import Invalid
 from crm_api.schemas.meetings import MeetingCreate, MeetingPatch
-from crm_api.service_layer import meetings
+from crm_api.service_layer import invitations, meetings
 from crm_api.service_layer.meetings import EventContext, MeetingDraft
 from crm_api.service_layer.participants import resolve_participants
 
 TIME_FIELDS = ("all_day", "start", "end", "timezone", "start_date", "end_date")
+INVITATION_FIELDS = {"template_id", "invitation_subject", "invitation_body"}
 
 
 async def create(session: AsyncSession, caller: Caller, body: MeetingCreate) -> MeetingSnapshot:
@@ -35,6 +38,9 @@ async def create(session: AsyncSession, caller: Caller, body: MeetingCreate) -> 
     if body.meeting_type_id:
         await meetings.check_meeting_type(session, tenant, body.meeting_type_id)
     definitions = await meetings.custom_field_definitions(session, tenant)
+    await invitations.choose_template(
+        session, tenant, body.template_id, body.invitation_subject, body.invitation_body
+    )
     draft = MeetingDraft(
         owner_user_id=owner,
         # Booking on behalf: the meeting lives in the owner's calendar only (not the booker's).
@@ -48,9 +54,15 @@ async def create(session: AsyncSession, caller: Caller, body: MeetingCreate) -> 
         status=body.status.value,
         participants=await resolve_participants(session, tenant, body.participants),
         custom_fields=validate_custom_fields(body.custom_fields, definitions, require_all=True),
+        invitation_template_id=body.template_id,
+        invitation_subject=body.invitation_subject,
+        invitation_body=body.invitation_body,
     )
     context = EventContext.from_caller(caller, body.send_invitations)
-    return await meetings.create_meeting(session, tenant, draft, context)
+    snapshot = await meetings.create_meeting(session, tenant, draft, context)
+    row = await meetings.get_meeting(session, tenant, snapshot.id)
+    await invitations.request_invitations(session, row, snapshot, None, context)
+    return snapshot
 
 
 async def patch(
@@ -90,8 +102,27 @@ async def patch(
         definitions = await meetings.custom_field_definitions(session, tenant)
         merged = {**meeting.custom_fields, **body.custom_fields}
         meeting.custom_fields = validate_custom_fields(merged, definitions, require_all=False)
+    if given & INVITATION_FIELDS:
+        await _choose_template(session, meeting, body)
+    if is_significant(previous, meeting_snapshot(meeting)):
+        meeting.invitation_sequence += 1  # RFC 5546 §2.1.4: attendees' copies get replaced
     context = EventContext.from_caller(caller, body.send_invitations)
-    return await meetings.save_changes(session, meeting, previous, context)
+    snapshot = await meetings.save_changes(session, meeting, previous, context)
+    await invitations.request_invitations(session, meeting, snapshot, previous, context)
+    return snapshot
+
+
+async def _choose_template(session: AsyncSession, meeting: Meeting, body: MeetingPatch) -> None:
+    given = body.model_fields_set
+    template_id = body.template_id if "template_id" in given else meeting.invitation_template_id
+    subject = (
+        body.invitation_subject if "invitation_subject" in given else meeting.invitation_subject
+    )
+    text = body.invitation_body if "invitation_body" in given else meeting.invitation_body
+    await invitations.choose_template(session, meeting.tenant_id, template_id, subject, text)
+    meeting.invitation_template_id = template_id
+    meeting.invitation_subject = subject
+    meeting.invitation_body = text
 
 
 def _patched_time(current: MeetingTime, body: MeetingPatch) -> MeetingTime:
@@ -139,4 +170,6 @@ async def delete(
     meeting = await meetings.get_meeting(session, caller.tenant_id, meeting_id, lock=True)
     meetings.check_if_match(if_match, meeting.version)
     context = EventContext.from_caller(caller, send_invitations)
-    await meetings.delete_meeting(session, meeting, context, DeletionKind.PHYSICAL)
+    previous = meeting_snapshot(meeting)
+    final = await meetings.delete_meeting(session, meeting, context, DeletionKind.PHYSICAL)
+    await invitations.request_invitations(session, meeting, final, previous, context, deleted=True)

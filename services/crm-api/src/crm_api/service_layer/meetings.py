@@ -93,6 +93,9 @@ class MeetingDraft:
     series_id: uuid.UUID | None = None
     """An edited occurrence (RFC 5545 §3.8.4.4) of this series meeting; with ``recurrence_id``."""
     recurrence_id: str | None = None
+    invitation_template_id: uuid.UUID | None = None
+    invitation_subject: str | None = None
+    invitation_body: str | None = None
 
 
 # --- reads --------------------------------------------------------------------------------------
@@ -212,6 +215,9 @@ async def create_meeting(
         recurrence=draft.recurrence,
         series_id=draft.series_id,
         recurrence_id=draft.recurrence_id,
+        invitation_template_id=draft.invitation_template_id,
+        invitation_subject=draft.invitation_subject,
+        invitation_body=draft.invitation_body,
         updated_at=datetime.now(UTC),
         participants=participant_rows(list(draft.participants)),
     )
