@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from calsync_contracts import Origin
+from calsync_contracts.events import (
+    InvitationFailed,
+    InvitationFailure,
+    InvitationOutcome,
+    InvitationSent,
+)
 from crm_api.adapters.orm import CalendarConnection, outbox
+from crm_api.service_layer.deliveries import record_outcome
 
 BODY = "<p>Dear {{ recipient.name }}, {{ meeting.subject }} starts {{ meeting.start }}.</p>"
 
@@ -281,3 +289,43 @@ async def test_the_meeting_forms_edited_text_is_checked_and_sent(api) -> None:
         "subject": "Come!",
         "body": "<p>{{ meeting.location }}</p>",
     }
+
+
+async def test_the_notifiers_reports_make_the_delivery_log_of_the_meeting(api) -> None:
+    tenant_id, _, user = await api.tenant()
+    _, _, stranger = await api.tenant("Other")
+    meeting = (await api.client(user).post("/meetings", json=meeting_body())).json()
+    [request] = await invitations(api)
+    outcome = {
+        "meeting_id": meeting["id"],
+        "meeting_version": 1,
+        "method": "REQUEST",
+        "message_id": "<m@crm.test>",
+    }
+    ann, ben = request["recipients"]
+    sent = InvitationSent(
+        tenant_id=tenant_id,
+        origin=Origin.crm(),
+        payload=InvitationOutcome.model_validate({**outcome, "recipient": ann}),
+    )
+    failed = InvitationFailed(
+        tenant_id=tenant_id,
+        origin=Origin.crm(),
+        payload=InvitationFailure.model_validate(
+            {**outcome, "recipient": ben, "reason": "550 no such user", "permanent": True}
+        ),
+    )
+    async with api.sessions() as session, session.begin():
+        for event in (sent, failed, sent):  # a redelivered report changes nothing
+            await record_outcome(session, event)
+    log = await api.client(user).get(f"/meetings/{meeting['id']}/invitations")
+    assert log.status_code == 200, log.text
+    assert sorted((d["recipient"], d["state"], d["reason"]) for d in log.json()) == [
+        ("ann@example.com", "sent", ""),
+        ("ben@example.com", "failed", "550 no such user"),
+    ]
+    hidden = await api.client(stranger).get(f"/meetings/{meeting['id']}/invitations")
+    assert hidden.status_code == 404
+    await api.client(user).delete(f"/meetings/{meeting['id']}")
+    after = await api.client(user).get(f"/meetings/{meeting['id']}/invitations")
+    assert len(after.json()) == 2  # the log outlives the meeting

@@ -6,10 +6,17 @@ from __future__ import annotations
 from faststream.kafka import KafkaBroker
 
 from calsync_contracts import Topic
-from calsync_contracts.events import ConnectionStatusChanged, ProviderChangeObserved
+from calsync_contracts.events import (
+    ConnectionStatusChanged,
+    InvitationEvent,
+    InvitationFailed,
+    InvitationSent,
+    ProviderChangeObserved,
+)
 from calsync_platform.kafka import PoisonMessage, subscriber_options
 from calsync_platform.logs import get_logger
 from crm_api.adapters.database import SessionFactory
+from crm_api.service_layer.deliveries import record_outcome
 from crm_api.service_layer.inbound import UnknownConnection, apply_provider_change
 from crm_api.service_layer.sync_status import apply_connection_status
 
@@ -40,3 +47,10 @@ def register_consumers(broker: KafkaBroker, sessions: SessionFactory) -> None:
         """Keeps the sync indicator true: the newest observed status wins."""
         async with sessions() as session, session.begin():
             await apply_connection_status(session, event)
+
+    @broker.subscriber(Topic.INVITATIONS, **options)  # type: ignore[untyped-decorator]
+    async def on_invitation_outcome(event: InvitationEvent) -> None:
+        """The notifier's reports become the delivery log (requests are our own: skipped)."""
+        if isinstance(event, InvitationSent | InvitationFailed):
+            async with sessions() as session, session.begin():
+                await record_outcome(session, event)

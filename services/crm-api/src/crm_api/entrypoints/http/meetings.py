@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
+from pydantic import BaseModel, Field
 
 from calsync_contracts.meeting import MeetingSnapshot
 from crm_api.adapters.snapshots import meeting_snapshot
 from crm_api.entrypoints.http.deps import CallerDep, SessionDep
 from crm_api.schemas.meetings import MeetingCreate, MeetingPage, MeetingPatch
 from crm_api.schemas.types import CrmDatetime
-from crm_api.service_layer import meeting_commands, meetings
+from crm_api.service_layer import deliveries, meeting_commands, meetings
 
 router = APIRouter(prefix="/meetings", tags=["meetings"])
 
@@ -95,3 +96,32 @@ async def delete_meeting(
 ) -> None:
     async with session.begin():
         await meeting_commands.delete(session, caller, meeting_id, if_match, send_invitations)
+
+
+class DeliveryOut(BaseModel):
+    meeting_version: int
+    method: str
+    recipient: str
+    state: str = Field(description="sent, or failed (the SMTP server refused it for good)")
+    message_id: str
+    reason: str
+    occurred_at: datetime
+
+
+@router.get("/{meeting_id}/invitations", summary="The invitation delivery log of a meeting")
+async def get_deliveries(
+    meeting_id: uuid.UUID, caller: CallerDep, session: SessionDep
+) -> list[DeliveryOut]:
+    rows = await deliveries.deliveries_of(session, caller.tenant_id, meeting_id)
+    return [
+        DeliveryOut(
+            meeting_version=r.meeting_version,
+            method=r.method,
+            recipient=r.recipient,
+            state=r.state,
+            message_id=r.message_id,
+            reason=r.reason,
+            occurred_at=r.occurred_at,
+        )
+        for r in rows
+    ]
