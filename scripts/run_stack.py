@@ -4,9 +4,11 @@
 2. the Kafka-protocol broker (Tansu, in memory) unless ``KAFKA_BOOTSTRAP_SERVERS`` is set, and
    every topic of ``all_topic_specs()`` (created on an external broker too: auto-creation would
    get the partition counts wrong);
-3. Radicale, a real CalDAV server, with a demo user and calendar (data in ``.var/radicale``);
+3. Radicale, a real CalDAV server, with a demo user and calendar (data in ``.var/radicale``),
+   and a real SMTP server (aiosmtpd) keeping every invitation in the Maildir ``.var/smtp/mail``
+   unless ``SMTP_HOST`` is set;
 4. crm-api's migrations, then its demo data (``crm_api.seed`` prints the tenant, users and a
-   bearer token); each sync service's own database and migrations;
+   bearer token); each sync service's and the notifier's own database and migrations;
 5. every service as a child process, on ports 8000-8004 when free; waits for each ``/readyz``.
 
 Then it runs until Ctrl-C (or SIGTERM) and stops the services, then the broker, then the
@@ -45,6 +47,7 @@ from calsync_localinfra import (
     preferred_or_free_port,
 )
 from calsync_localinfra.radicale import LocalRadicale
+from calsync_localinfra.smtp import LocalSmtp
 
 ROOT = Path(__file__).resolve().parents[1]
 VAR = ROOT / ".var"
@@ -68,7 +71,7 @@ SERVICES = (
     Service("sync-caldav", "sync_caldav", 8001, own_database="calsync_caldav"),
     Service("sync-google", "sync_google", 8002),
     Service("sync-exchange", "sync_exchange", 8003),
-    Service("notifier", "notifier", 8004),
+    Service("notifier", "notifier", 8004, own_database="calsync_notifier"),
 )
 CRM_TOOLS = ("crm_api.migrate", "crm_api.seed")
 ENV_HINT = ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_IDEMPOTENT_PRODUCER", "ENVIRONMENT")
@@ -108,6 +111,7 @@ def main() -> int:
         secrets_ = dev_secrets(VAR / "dev-secrets.json")
         ports = allocate_ports(services)
         radicale = start_radicale(secrets_)
+        smtp = start_smtp()
         common |= {"INTERNAL_API_TOKEN": secrets_["INTERNAL_API_TOKEN"]}
         crm_env = common | {
             "DATABASE_URL": database_url,
@@ -124,6 +128,8 @@ def main() -> int:
             # The local stack allow-lists its own CalDAV server (SSRF guard, ADR 7).
             "SSRF_ALLOW": os.environ.get("SSRF_ALLOW")
             or json.dumps([f"127.0.0.1:{radicale.port}", f"localhost:{radicale.port}"]),
+            "SMTP_HOST": smtp["host"],
+            "SMTP_PORT": smtp["port"],
         }
         for service in services:
             if service.own_database:
@@ -143,6 +149,7 @@ def main() -> int:
         if args.state_file:
             extra = {
                 "radicale": radicale_state(radicale),
+                "smtp": smtp,
                 "pids": {child.name: child.pid for child in supervisor.children},
                 "ssrf_allow": sync_env["SSRF_ALLOW"],
                 "sync_env": {
@@ -183,6 +190,9 @@ def main() -> int:
         if RADICALE.running:
             RADICALE.stop()
             say("Radicale stopped")
+        if SMTP.port is not None and SMTP.running:
+            SMTP.stop()
+            say("SMTP server stopped")
         if kafka is not None and kafka.running:
             kafka.stop()
             say("broker stopped")
@@ -377,6 +387,19 @@ def start_radicale(secrets_: dict[str, str]) -> LocalRadicale:
     RADICALE.make_calendar(DEMO_CALDAV_USER, "calendar", "Demo calendar")
     say(f"Radicale (CalDAV) ready at {RADICALE.url}")
     return RADICALE
+
+
+SMTP = LocalSmtp(VAR / "smtp")
+
+
+def start_smtp() -> dict[str, str]:
+    """The SMTP server the notifier sends through: ``SMTP_HOST``/``SMTP_PORT`` when given,
+    else a local one keeping mail in ``.var/smtp/mail`` (a Maildir any mail program reads)."""
+    if os.environ.get("SMTP_HOST"):
+        return {"host": os.environ["SMTP_HOST"], "port": os.environ.get("SMTP_PORT", "25")}
+    SMTP.start()
+    say(f"SMTP server ready at {SMTP.host}:{SMTP.port} (mail kept in {SMTP.base_dir / 'mail'})")
+    return {"host": SMTP.host, "port": str(SMTP.port), "maildir": str(SMTP.base_dir / "mail")}
 
 
 def radicale_state(radicale: LocalRadicale) -> dict[str, str]:

@@ -22,6 +22,7 @@ import pytest
 
 from calsync_localinfra import LocalKafka, LocalPostgres
 from calsync_localinfra.radicale import LocalRadicale
+from calsync_localinfra.smtp import LocalSmtp
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 120
@@ -100,6 +101,7 @@ def stack(
     local_postgres: LocalPostgres,
     local_kafka: LocalKafka,
     e2e_radicale: LocalRadicale,
+    smtp_server: LocalSmtp,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     database = local_postgres.create_database("e2e_stack")
@@ -112,6 +114,8 @@ def stack(
         "LOG_LEVEL": "INFO",
         **SYNC_TUNING,
         "SSRF_ALLOW": json.dumps([f"127.0.0.1:{e2e_radicale.port}"]),
+        "SMTP_HOST": smtp_server.host,
+        "SMTP_PORT": str(smtp_server.port),
     }
     with log.open("wb") as output:
         process = subprocess.Popen(

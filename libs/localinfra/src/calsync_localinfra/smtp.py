@@ -106,6 +106,10 @@ class LocalSmtp:
         rules[address.lower()] = {"code": code, "times": times, "message": text}
         path.write_text(json.dumps(rules))
 
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     def stop(self, timeout: float = 5.0) -> None:
         if self._process is not None:
             stop_process(self._process, grace=timeout)
