@@ -13,6 +13,7 @@ Structure (RFC 6047 §2.4, as Outlook, Gmail and Apple Mail expect)::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -50,34 +51,57 @@ def message_id(request: InvitationRequest, recipient: Recipient, domain: str) ->
     return f"<{uuid5(NAMESPACE_URL, key)}@{domain}>"
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedInvitation:
+    """What all recipients of one request share, made once: the iTIP object (its ATTENDEE lines
+    name everyone) and the template sources."""
+
+    request: InvitationRequest
+    domain: str
+    now: datetime
+    ics: bytes
+    subject_source: str
+    body_source: str
+
+    def mail_for(self, recipient: Recipient) -> EmailMessage:
+        request = self.request
+        context = merge_context(meeting_values(request, recipient), _recipient_values(recipient))
+        html = render(self.body_source, context, html=True)
+        mail = EmailMessage()
+        mail["Subject"] = " ".join(render(self.subject_source, context, html=False).split())
+        organizer = request.organizer or Recipient(email=f"no-reply@{self.domain}")
+        mail["From"] = Address(organizer.name, addr_spec=organizer.email)
+        if request.sent_by is not None:  # RFC 5322 §3.6.2: the booker sends for the owner
+            mail["Sender"] = Address(request.sent_by.name, addr_spec=request.sent_by.email)
+        mail["To"] = Address(recipient.name, addr_spec=recipient.email)
+        mail["Date"] = rfc5322_date(self.now)
+        mail["Message-ID"] = message_id(request, recipient, self.domain)
+        mail.set_content(text_of(html))
+        mail.add_alternative(html, subtype="html")
+        params = {"method": request.method.value, "charset": "utf-8"}
+        mail.add_alternative(self.ics, maintype="text", subtype="calendar", params=params)
+        mail.make_mixed()
+        mail.add_attachment(self.ics, maintype="application", subtype="ics", filename="invite.ics")
+        return mail
+
+
+def prepare(request: InvitationRequest, domain: str, now: datetime) -> PreparedInvitation:
+    template = request.template
+    return PreparedInvitation(
+        request,
+        domain,
+        now,
+        invitation_ics(request, now),
+        template.subject if template else DEFAULT_SUBJECTS[request.method],
+        template.body if template else DEFAULT_BODY,
+    )
+
+
 def build_mail(
     request: InvitationRequest, recipient: Recipient, domain: str, now: datetime
 ) -> EmailMessage:
-    template = request.template
-    subject_source = template.subject if template else DEFAULT_SUBJECTS[request.method]
-    body_source = template.body if template else DEFAULT_BODY
-    context = merge_context(meeting_values(request, recipient), _recipient_values(recipient))
-    html = render(body_source, context, html=True)
-    ics = invitation_ics(request, now)
-
-    mail = EmailMessage()
-    mail["Subject"] = " ".join(render(subject_source, context, html=False).split())
-    organizer = request.organizer or Recipient(email=f"no-reply@{domain}")
-    mail["From"] = Address(organizer.name, addr_spec=organizer.email)
-    if request.sent_by is not None:  # RFC 5322 §3.6.2: the booker sends for the owner
-        mail["Sender"] = Address(request.sent_by.name, addr_spec=request.sent_by.email)
-    mail["To"] = Address(recipient.name, addr_spec=recipient.email)
-    mail["Date"] = rfc5322_date(now)
-    mail["Message-ID"] = message_id(request, recipient, domain)
-    mail.set_content(text_of(html))
-    mail.add_alternative(html, subtype="html")
-    method = request.method.value
-    mail.add_alternative(
-        ics, maintype="text", subtype="calendar", params={"method": method, "charset": "utf-8"}
-    )
-    mail.make_mixed()
-    mail.add_attachment(ics, maintype="application", subtype="ics", filename="invite.ics")
-    return mail
+    """One recipient's mail (``prepare`` once and ``mail_for`` each recipient when many)."""
+    return prepare(request, domain, now).mail_for(recipient)
 
 
 def meeting_values(request: InvitationRequest, recipient: Recipient) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
-from calsync_invitations.message import build_mail, message_id
+from calsync_invitations.message import PreparedInvitation, message_id, prepare
 from jinja2 import TemplateError
 
 from calsync_contracts import Envelope, Origin
@@ -41,10 +41,13 @@ class Deliverer:
     async def deliver(self, event: InvitationRequested) -> None:
         """Raises ``SmtpTemporary`` when a mail still fails after its tries: the consumer's retry
         (then dead-letter) policy takes over, and mails already sent are not sent again."""
+        prepared: list[PreparedInvitation] = []  # made once, on the first mail to send
         for recipient in event.payload.recipients:
-            await self._one(event, recipient)
+            await self._one(event, recipient, prepared)
 
-    async def _one(self, event: InvitationRequested, recipient: Recipient) -> None:
+    async def _one(
+        self, event: InvitationRequested, recipient: Recipient, prepared: list[PreparedInvitation]
+    ) -> None:
         request = event.payload
         key = DeliveryKey.of(
             request.meeting_id, request.meeting_version, request.method.value, recipient.email
@@ -60,7 +63,9 @@ class Deliverer:
             message_id=mail_id,
         )
         try:
-            mail = build_mail(request, recipient, self.domain, self.clock())
+            if not prepared:
+                prepared.append(prepare(request, self.domain, self.clock()))
+            mail = prepared[0].mail_for(recipient)
             await self._send(key, mail)
         except (SmtpPermanent, TemplateError, ValueError) as refused:
             await self.log.failed(key, str(refused))
