@@ -123,13 +123,16 @@ def main() -> int:
                 else {}
             ),
         }
+        crm_url = f"http://127.0.0.1:{ports.get('crm-api', 8000)}"
         sync_env = common | {
-            "CRM_API_URL": f"http://127.0.0.1:{ports.get('crm-api', 8000)}",
+            "CRM_API_URL": crm_url,
             # The local stack allow-lists its own CalDAV server (SSRF guard, ADR 7).
             "SSRF_ALLOW": os.environ.get("SSRF_ALLOW")
             or json.dumps([f"127.0.0.1:{radicale.port}", f"localhost:{radicale.port}"]),
             "SMTP_HOST": smtp["host"],
             "SMTP_PORT": smtp["port"],
+            # The API's meeting resource stands in for the web app's page locally.
+            "MEETING_LINK": f"{crm_url}/meetings/{{meeting_id}}",
         }
         for service in services:
             if service.own_database:

@@ -21,6 +21,7 @@ from calsync_contracts.events import (
     InvitationRequest,
     InvitationRequested,
     InvitationSent,
+    InvitationTemplate,
     Recipient,
 )
 from calsync_contracts.meeting import MeetingSnapshot, TimedSpan
@@ -191,3 +192,18 @@ async def test_a_new_version_and_a_cancel_are_new_mails(db: AsyncEngine, smtp: L
         [event] = calendar.walk("VEVENT")
         methods.append((str(calendar["METHOD"]), int(event["SEQUENCE"])))
     assert sorted(methods) == [("CANCEL", 2)] * 2 + [("REQUEST", 0)] * 2 + [("REQUEST", 1)] * 2
+
+
+async def test_the_meeting_link_is_merged_from_configuration(
+    db: AsyncEngine, smtp: LocalSmtp
+) -> None:
+    event = requested()
+    template = InvitationTemplate(subject="x", body="<a href='{{ meeting.link }}'>open</a>")
+    event = event.model_copy(
+        update={"payload": event.payload.model_copy(update={"template": template})}
+    )
+    sender = deliverer(db, smtp, Published())
+    sender.meeting_link = "https://crm.example.com/meetings/{meeting_id}"
+    await sender.deliver(event)
+    html = next(p for p in smtp.messages()[0].walk() if p.get_content_type() == "text/html")
+    assert f"https://crm.example.com/meetings/{MEETING_ID}" in html.get_content()

@@ -41,6 +41,7 @@ def create_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
         settings.mail_domain,
         attempts=settings.smtp_retry_attempts,
         first_pause_s=settings.smtp_retry_base_seconds,
+        meeting_link=settings.meeting_link,
     )
 
     @broker.subscriber(Topic.INVITATIONS, **subscriber_options(SERVICE_NAME))  # type: ignore[untyped-decorator]

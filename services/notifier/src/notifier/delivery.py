@@ -17,6 +17,7 @@ from calsync_contracts.events import (
     InvitationFailed,
     InvitationFailure,
     InvitationOutcome,
+    InvitationRequest,
     InvitationRequested,
     InvitationSent,
     Recipient,
@@ -35,6 +36,8 @@ class Deliverer:
     domain: str
     attempts: int = 4
     first_pause_s: float = 1.0
+    meeting_link: str = ""
+    """``{meeting_id}`` in it is replaced: the meeting's address for ``{{ meeting.link }}``."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
@@ -64,7 +67,7 @@ class Deliverer:
         )
         try:
             if not prepared:
-                prepared.append(prepare(request, self.domain, self.clock()))
+                prepared.append(prepare(self._linked(request), self.domain, self.clock()))
             mail = prepared[0].mail_for(recipient)
             await self._send(key, mail)
         except (SmtpPermanent, TemplateError, ValueError) as refused:
@@ -74,6 +77,12 @@ class Deliverer:
             return
         await self.log.sent(key)
         await self.publish(InvitationSent(**_caused(event), payload=outcome))
+
+    def _linked(self, request: InvitationRequest) -> InvitationRequest:
+        if not self.meeting_link or request.merge.link:
+            return request
+        link = self.meeting_link.replace("{meeting_id}", str(request.meeting_id))
+        return request.model_copy(update={"merge": request.merge.model_copy(update={"link": link})})
 
     async def _send(self, key: DeliveryKey, mail: EmailMessage) -> None:
         pause = self.first_pause_s

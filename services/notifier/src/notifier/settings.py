@@ -32,6 +32,11 @@ class NotifierSettings(ServiceSettings):
     smtp_retry_base_seconds: float = Field(
         default=1.0, ge=0, description="Pause before the 2nd try; doubles for each next one."
     )
+    meeting_link: str = Field(
+        default="",
+        description="Address of a meeting in the CRM web app for {{ meeting.link }}, with "
+        "{meeting_id}, e.g. https://crm.example.com/meetings/{meeting_id}.",
+    )
     mail_domain: str = Field(
         default="calsync.invalid", description="Right-hand side of the Message-IDs we make."
     )
