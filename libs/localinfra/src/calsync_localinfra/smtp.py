@@ -6,7 +6,12 @@ times)`` answers RCPT TO for that address with ``code`` (4yz temporary, 5yz perm
 next ``times`` tries (forever when None). The rules live in ``policy.json`` in the Maildir's
 folder, re-read on every RCPT, so a test can change them while the server runs.
 
-``python -m calsync_localinfra.smtp --port P --maildir DIR`` runs the server.
+With ``starttls=True`` the server offers STARTTLS (RFC 3207) with a certificate of its own
+(``ca_file`` is what a client trusts) and requires it; with ``users`` it requires AUTH PLAIN /
+LOGIN (RFC 4954) with those logins, refusing others with 535.
+
+``python -m calsync_localinfra.smtp --port P --maildir DIR [--tls-cert C --tls-key K]
+[--users users.json]`` runs the server.
 """
 
 from __future__ import annotations
@@ -68,9 +73,18 @@ class MaildirSink:
 
 
 class LocalSmtp:
-    def __init__(self, base_dir: Path | str, *, startup_timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        base_dir: Path | str,
+        *,
+        startup_timeout: float = 20.0,
+        starttls: bool = False,
+        users: dict[str, str] | None = None,
+    ) -> None:
         self.base_dir = Path(base_dir).resolve()
         self.startup_timeout = startup_timeout
+        self.starttls = starttls
+        self.users = users or {}
         self.host = LOCALHOST
         self.port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -80,10 +94,22 @@ class LocalSmtp:
         port = self.port or free_port(self.host)
         argv = [sys.executable, "-m", "calsync_localinfra.smtp", "--host", self.host]
         argv += ["--port", str(port), "--maildir", str(self.base_dir)]
+        if self.starttls:
+            cert, key = _self_signed(self.base_dir, self.host)
+            argv += ["--tls-cert", str(cert), "--tls-key", str(key)]
+        if self.users:
+            users = self.base_dir / "users.json"
+            users.write_text(json.dumps(self.users))
+            argv += ["--users", str(users)]
         log = self.base_dir / "smtp.log"
         self._process = start_server("SMTP", argv, log, self.host, port, self.startup_timeout)
         self.port = port
         return self
+
+    @property
+    def ca_file(self) -> Path:
+        """The certificate a client must trust to talk STARTTLS to this server."""
+        return self.base_dir / "tls-cert.pem"
 
     def messages(self) -> list[EmailMessage]:
         """Every accepted mail, oldest first (Maildir names start with the arrival time)."""
@@ -127,16 +153,87 @@ class LocalSmtp:
         self.stop()
 
 
+def _self_signed(folder: Path, host: str) -> tuple[Path, Path]:
+    """A certificate for ``host`` (as an IP address SAN) and its key, made with cryptography."""
+    import ipaddress
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "tls-cert.pem", folder / "tls-key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def _authenticator(users: dict[str, str]) -> Any:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and users.get(data.login.decode()) == (
+            data.password.decode()
+        )
+        return AuthResult(success=ok, handled=False)
+
+    return check
+
+
 def main() -> None:
+    import ssl
+
     from aiosmtpd.controller import Controller
 
     parser = argparse.ArgumentParser(description="A local SMTP server keeping mail in a Maildir.")
     parser.add_argument("--host", default=LOCALHOST)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--maildir", type=Path, required=True)
+    parser.add_argument("--tls-cert", type=Path)
+    parser.add_argument("--tls-key", type=Path)
+    parser.add_argument("--users", type=Path, help="JSON {login: password}: AUTH required")
     args = parser.parse_args()
     args.maildir.mkdir(parents=True, exist_ok=True)
-    controller = Controller(MaildirSink(args.maildir), hostname=args.host, port=args.port)
+    options: dict[str, Any] = {}
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        options |= {"tls_context": context, "require_starttls": True}
+    if args.users:
+        users = json.loads(args.users.read_text())
+        options |= {
+            "authenticator": _authenticator(users),
+            "auth_required": True,
+            "auth_require_tls": bool(args.tls_cert),
+        }
+    controller = Controller(
+        MaildirSink(args.maildir), hostname=args.host, port=args.port, **options
+    )
     controller.start()
     print(f"SMTP on {args.host}:{args.port}, mail in {args.maildir / 'mail'}", flush=True)
     stop = threading.Event()

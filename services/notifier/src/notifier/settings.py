@@ -25,6 +25,9 @@ class NotifierSettings(ServiceSettings):
     smtp_security: SmtpSecurity = SmtpSecurity.NONE
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
+    smtp_ca_file: str = Field(
+        default="", description="CA bundle to verify the SMTP server by (default: the system's)."
+    )
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
     smtp_retry_attempts: int = Field(
         default=4, ge=1, le=20, description="Tries per mail on temporary (4xx) failures."

@@ -12,11 +12,13 @@ from notifier.settings import NotifierSettings, SmtpSecurity
 
 
 class SmtpTemporary(Exception):
-    """4yz, a dropped connection, a timeout: the same mail may succeed later."""
+    """The mail may go later: 4yz, a dropped connection, a timeout — or a relay we cannot use
+    as configured (login refused, STARTTLS required): retried, then dead-lettered, never
+    dropped, so it goes once an operator fixes the configuration."""
 
 
 class SmtpPermanent(Exception):
-    """5yz: the server refuses this mail or recipient; retrying would not help."""
+    """5yz for this mail or recipient: retrying would not help."""
 
 
 class MailSender(Protocol):
@@ -39,13 +41,18 @@ class SmtpSender:
                 use_tls=s.smtp_security is SmtpSecurity.TLS,
                 start_tls=s.smtp_security is SmtpSecurity.STARTTLS,
                 timeout=s.smtp_timeout_seconds,
+                cert_bundle=s.smtp_ca_file or None,
             )
         except aiosmtplib.SMTPRecipientsRefused as refused:
             codes = [r.code for r in refused.recipients]
             kind = SmtpPermanent if all(500 <= c < 600 for c in codes) else SmtpTemporary
             raise kind("; ".join(f"{r.code} {r.message}" for r in refused.recipients)) from None
+        except aiosmtplib.SMTPAuthenticationError as refused:
+            raise SmtpTemporary(f"login refused: {refused.code} {refused.message}") from None
         except aiosmtplib.SMTPResponseException as answered:
             kind = SmtpPermanent if 500 <= answered.code < 600 else SmtpTemporary
             raise kind(f"{answered.code} {answered.message}") from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as broken:
+            # Connection trouble, or a relay the client cannot use as configured (e.g. a login
+            # the server offers only after STARTTLS, RFC 4954 §4).
             raise SmtpTemporary(f"{type(broken).__name__}: {broken}") from None
