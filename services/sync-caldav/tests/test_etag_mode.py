@@ -60,15 +60,17 @@ class WithoutSyncTokens(httpx.AsyncBaseTransport):
 
 class RefusingTokens(httpx.AsyncBaseTransport):
     """Radicale as a server with broken tokens: it hands them out, then refuses every one
-    (403 DAV:valid-sync-token, RFC 6578 §3.2)."""
+    (403 DAV:valid-sync-token, RFC 6578 §3.2) while ``refusing``."""
 
     def __init__(self) -> None:
         self.inner = httpx.AsyncHTTPTransport()
         self.refused = 0
+        self.refusing = True
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = request.content
-        if request.method == "REPORT" and b"sync-collection" in body and ANY_TOKEN.search(body):
+        token_given = b"sync-collection" in body and ANY_TOKEN.search(body)
+        if request.method == "REPORT" and token_given and self.refusing:
             self.refused += 1
             error = b'<?xml version="1.0"?><D:error xmlns:D="DAV:"><D:valid-sync-token/></D:error>'
             return httpx.Response(403, request=request, content=error)
@@ -173,7 +175,7 @@ async def test_without_sync_tokens_changes_are_found_by_ctag_and_etags(
     assert await account.pull() == ([], 1)
 
 
-async def test_a_server_refusing_its_own_fresh_token_is_synced_by_ctag_from_then_on(
+async def test_a_server_refusing_its_fresh_tokens_is_synced_by_ctag_from_then_on(
     account_factory: type[Account],
 ) -> None:
     transport = RefusingTokens()
@@ -184,12 +186,29 @@ async def test_a_server_refusing_its_own_fresh_token_is_synced_by_ctag_from_then
 
     assert (await account.pull())[0] == []  # the token is refused: a full listing instead
     assert transport.refused == 1
+    assert (await account.cursor()).startswith("sync:suspect:")  # once may be bad luck
+    assert (await account.pull())[0] == []  # refused again at its first use: broken
+    assert transport.refused == 2
     assert (await account.cursor()).startswith("ctag:")
 
     await account.put("a.ics", "Edited")
     assert (await account.pull())[0] == [(UPSERT, "a.ics")]
     assert await account.pull() == ([], 1)
-    assert transport.refused == 1  # never asked again
+    assert transport.refused == 2  # never asked again
+
+
+async def test_one_refused_fresh_token_is_not_yet_broken(account_factory: type[Account]) -> None:
+    """A server restored from a backup refuses the token once; the next one works."""
+    transport = RefusingTokens()
+    account = account_factory(transport)
+    await account.put("a.ics", "First")
+    await account.pull()
+    await account.pull()  # refused
+    transport.refusing = False
+    await account.pull()
+    cursor = await account.cursor()
+    assert cursor.startswith("sync:")
+    assert not cursor.startswith(("sync:fresh:", "sync:suspect:"))
 
 
 async def test_a_working_token_stays_in_sync_collection_mode(

@@ -4,9 +4,10 @@ resource's href (an edited occurrence: ``href#<RECURRENCE-ID>``).
 
 Cursors: ``sync:<token>`` when the collection supports RFC 6578 sync-collection, else
 ``ctag:<getctag>`` (the ETag-diff mode for servers without, or with broken, sync tokens). A token
-straight from a full listing is marked ``sync:fresh:<token>``: a server that refuses a token at
-its first use has broken tokens, and that calendar goes to the ETag-diff mode for good (else
-every pass would pay a refused request and a full listing).
+straight from a full listing is marked ``sync:fresh:<token>``. A server that refuses such a token
+at its first use, twice running (the second listing marks its token ``sync:suspect:``), has
+broken tokens: that calendar goes to the ETag-diff mode for good (else every pass would pay a
+refused request and a full listing). One refusal alone may be a server's restore or cleanup.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from sync_core.window import SyncWindow
 
 SYNC = "sync:"
 FRESH = "fresh:"
+SUSPECT = "suspect:"
 CTAG = "ctag:"
 
 
@@ -42,8 +44,11 @@ class CalDavCalendar:
     def __init__(self, client: DavClient) -> None:
         self.client = client
         self._ctag_mode: set[str] = set()
-        """Calendars whose CTag changed, or whose fresh token was refused, in this pass: the
+        """Calendars whose CTag changed, or whose suspect token was refused, in this pass: the
         listing the engine makes next, at once, ends in a CTag cursor again."""
+        self._suspect: set[str] = set()
+        """Calendars whose fresh token was refused in this pass: the next listing's token is
+        marked suspect."""
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -52,10 +57,13 @@ class CalDavCalendar:
             return await self._ctag_changes(calendar_id, cursor)
         token = cursor.removeprefix(SYNC)
         try:
-            result = await self.client.sync_collection(calendar_id, token.removeprefix(FRESH))
+            plain = token.removeprefix(FRESH).removeprefix(SUSPECT)
+            result = await self.client.sync_collection(calendar_id, plain)
         except CursorInvalid:
-            if token.startswith(FRESH):
+            if token.startswith(SUSPECT):
                 self._ctag_mode.add(calendar_id)
+            elif token.startswith(FRESH):
+                self._suspect.add(calendar_id)
             raise
         changed = await self._load(calendar_id, [href for href, _ in result.changed])
         return ChangeBatch(changed, list(result.deleted), SYNC + result.token)
@@ -81,7 +89,8 @@ class CalDavCalendar:
         unchanged = [href for href, etag in etags.items() if known.get(href) == etag]
         fetch = [href for href in etags if href not in unchanged]
         items = await self._load(calendar_id, fetch)
-        cursor = SYNC + FRESH + token if token else (CTAG + ctag if ctag else None)
+        mark = SUSPECT if calendar_id in self._suspect else FRESH
+        cursor = SYNC + mark + token if token else (CTAG + ctag if ctag else None)
         return Listing(items, unchanged, cursor)
 
     async def fetch(self, calendar_id: str, external_id: str) -> ProviderItem | None:
