@@ -5,19 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-
+from calsync_platform import migrations
 from notifier.settings import NotifierSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    command.upgrade(config, revision)
+    migrations.upgrade(MIGRATIONS, database_url, revision)
 
 
 if __name__ == "__main__":

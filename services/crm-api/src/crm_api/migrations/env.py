@@ -1,30 +1,8 @@
-"""Alembic environment: async engine on DATABASE_URL, metadata from the ORM."""
+"""Alembic environment of crm-api: the ORM's metadata, Alembic's default version table."""
 
 from __future__ import annotations
 
-import asyncio
-
-from alembic import context
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
-
+from calsync_platform.migrations import run_env
 from crm_api.adapters.orm import Base
 
-config = context.config
-target_metadata = Base.metadata
-
-
-def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-async def _run_online() -> None:
-    engine = create_async_engine(config.get_main_option("sqlalchemy.url") or "")
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-    await engine.dispose()
-
-
-asyncio.run(_run_online())
+run_env(Base.metadata)
