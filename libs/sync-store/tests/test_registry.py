@@ -112,6 +112,24 @@ async def test_pending_changes_keep_the_newest_version(db: AsyncEngine) -> None:
     assert [p.version for p in await registry.pending(c.connection_id)] == [4]
 
 
+async def test_an_import_link_survives_a_newer_pending_version(db: AsyncEngine) -> None:
+    """The CRM's import (v1, with the provider item it came from) and the user's quick edit
+    (v2, without) are coalesced: the edit keeps the link, or the pass finds no item to edit."""
+    registry = Registry(db)
+    c = config()
+    await registry.apply_config(uuid4(), c, removed=False)
+    meeting_id = uuid4()
+    link = {"connection_id": str(c.connection_id), "external_id": "/cal/s.ics#20261130T090000Z"}
+    await registry.enqueue(c.connection_id, meeting_id, 1, {"v": 1, "provider_link": link})
+    await registry.enqueue(c.connection_id, meeting_id, 2, {"v": 2, "provider_link": None})
+    [pending] = await registry.pending(c.connection_id)
+    assert pending.change == {"v": 2, "provider_link": link}
+    other = {"connection_id": str(c.connection_id), "external_id": "/cal/other.ics"}
+    await registry.enqueue(c.connection_id, meeting_id, 3, {"v": 3, "provider_link": other})
+    [pending] = await registry.pending(c.connection_id)
+    assert pending.change == {"v": 3, "provider_link": other}  # a newer link wins
+
+
 async def test_removing_a_connection_forgets_its_links(db: AsyncEngine) -> None:
     registry = Registry(db)
     c = config()

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, case, delete, exists, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -122,13 +122,24 @@ class Registry:
         self, connection_id: UUID, meeting_id: UUID, version: int, change: dict[str, Any]
     ) -> None:
         """Keeps only the newest version per meeting: an older, redelivered event never
-        overwrites a newer one (the pass always pushes the latest state)."""
+        overwrites a newer one (the pass always pushes the latest state). The provider link an
+        older event carried (an import's: which provider item the meeting came from) is kept
+        when the newer one has none, else a quick edit after an import finds no item to edit."""
         upsert = insert(pending_changes).values(
             connection_id=connection_id, meeting_id=meeting_id, version=version, change=change
         )
+        newer, older = upsert.excluded.change, pending_changes.c.change
+        merged = case(
+            (func.jsonb_typeof(newer["provider_link"]) == "object", newer),
+            (
+                func.jsonb_typeof(older["provider_link"]) == "object",
+                func.jsonb_set(newer, literal_column("'{provider_link}'"), older["provider_link"]),
+            ),
+            else_=newer,
+        )
         upsert = upsert.on_conflict_do_update(
             index_elements=[pending_changes.c.connection_id, pending_changes.c.meeting_id],
-            set_={"version": upsert.excluded.version, "change": upsert.excluded.change},
+            set_={"version": upsert.excluded.version, "change": merged},
             where=pending_changes.c.version <= upsert.excluded.version,
         )
         async with self._engine.begin() as connection:
