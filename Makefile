@@ -7,7 +7,7 @@ PY := .venv/bin/python
 RUN := .venv/bin
 PACKAGES := calsync_contracts calsync_invitations sync_core sync_store sync_runtime calsync_platform calsync_localinfra crm_api sync_caldav sync_google sync_exchange notifier
 
-.PHONY: help env lock lint format typecheck test test-unit run token schemas bench clean
+.PHONY: help env lock lint format typecheck test browser test-unit run token schemas bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -31,8 +31,11 @@ format: env ## Apply ruff fixes and formatting
 typecheck: env ## Strict mypy on libs and services
 	$(RUN)/mypy $(foreach p,$(PACKAGES),-p $(p))
 
-test: env lint typecheck ## THE test command: lint, types, then every test (starts its own servers)
+test: env lint typecheck browser ## THE test command: lint, types, then every test (starts its own servers)
 	$(RUN)/pytest
+
+browser: ## Debian's chromium for the browser tests (installed once)
+	@scripts/ensure_chromium.sh
 
 test-unit: env ## Tests that need no servers
 	$(RUN)/pytest -m "not integration and not e2e"

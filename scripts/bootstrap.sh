@@ -24,3 +24,15 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.synced-*
   touch "$stamp"
 fi
+
+# The web page's one npm dependency (the calendar component's prebuilt bundle), exactly as
+# web/package-lock.json pins it (integrity-checked by npm).
+if command -v npm >/dev/null 2>&1; then
+  web_stamp=web/node_modules/.synced-$(sha256sum web/package-lock.json | cut -c1-16)
+  if [ ! -f "$web_stamp" ]; then
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$web_stamp"
+  fi
+else
+  echo "npm not found: the web page at /app/ will have no calendar component" >&2
+fi

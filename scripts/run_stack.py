@@ -115,6 +115,7 @@ def main() -> int:
         common |= {"INTERNAL_API_TOKEN": secrets_["INTERNAL_API_TOKEN"]}
         crm_env = common | {
             "DATABASE_URL": database_url,
+            "WEB_ROOT": str(ROOT / "web"),
             "JWT_SECRET": secrets_["JWT_SECRET"],
             "SECRETS_KEY": secrets_["SECRETS_KEY"],
             "SYNC_SERVICE_URLS": json.dumps(

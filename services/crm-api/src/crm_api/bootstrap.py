@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Protocol
 
 import httpx
 from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from crm_api.adapters.database import make_engine, make_session_factory
@@ -98,10 +100,25 @@ def create_app(
         app.include_router(router)
     install_error_handlers(app)
     install_nul_guard(app)
+    mount_web_page(app, settings.web_root)
     # A server span per request, continuing an incoming W3C traceparent; the outbox row written
     # inside it carries the trace on to Kafka and every consumer (calsync_platform.telemetry).
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
     return app
+
+
+CALENDAR_BUNDLE = Path("node_modules/@event-calendar/build/dist")
+
+
+def mount_web_page(app: FastAPI, web_root: str) -> None:
+    """The CRM calendar page at /app/ (static files: it talks to this API like any client) and
+    the calendar component's bundle at /app/vendor/. Not mounted when ``WEB_ROOT`` is unset."""
+    if not web_root:
+        return
+    root = Path(web_root)
+    if (root / CALENDAR_BUNDLE).is_dir():
+        app.mount("/app/vendor", StaticFiles(directory=root / CALENDAR_BUNDLE), name="vendor")
+    app.mount("/app", StaticFiles(directory=root / "app", html=True), name="web")
 
 
 def _default_background(state: AppState) -> list[BackgroundService]:

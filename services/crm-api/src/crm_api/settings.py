@@ -20,6 +20,9 @@ class Settings(ServiceSettings):
     internal_api_token: SecretStr | None = None
     """Authenticates the sync services' internal calls both ways (libs/contracts internal.py);
     the internal API answers 401 to everyone while it is unset."""
+    web_root: str = ""
+    """Folder of the web page (``web/`` of the repository: ``app/`` and its ``node_modules``),
+    served at /app/; unset, the API serves no page."""
     sync_service_urls: dict[str, str] = {}
     """Provider → base URL of its sync service (connection tests), e.g. ``{"caldav": ...}``;
     a provider missing here is shown as "not available in this deployment yet"."""

@@ -1,0 +1,123 @@
+"""The calendar page in a real browser (Debian's chromium driven by Playwright) against the
+whole local stack: views, a meeting made by the form, a validation error at its field, the
+sync indicator. Screenshots of each view go to artifacts/screenshots/."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from .support import eventually
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by `make test` (scripts/ensure_chromium.sh)
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def signed_in(stack, browser: Browser) -> AsyncIterator[tuple[Page, httpx.AsyncClient]]:
+    _, _, token = await stack.isolated_admin()
+    context = await browser.new_context(timezone_id="UTC", viewport={"width": 1400, "height": 900})
+    page = await context.new_page()
+    api = httpx.AsyncClient(
+        base_url=stack.api, timeout=30, headers={"Authorization": f"Bearer {token}"}
+    )
+    page.on("pageerror", lambda error: pytest.fail(f"the page threw: {error}"))
+    await page.goto(f"{stack.api}/app/#token={token}")
+    yield page, api
+    await api.aclose()
+    await context.close()
+
+
+async def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def today_at(hour: int) -> str:
+    return datetime.now(UTC).replace(hour=hour, minute=0, second=0, microsecond=0).isoformat()
+
+
+async def test_views_show_the_meetings_of_the_week(
+    signed_in: tuple[Page, httpx.AsyncClient],
+) -> None:
+    page, api = signed_in
+    created = await api.post(
+        "/meetings",
+        json={
+            "subject": "Board review",
+            "start": today_at(12),
+            "end": today_at(13),
+            "timezone": "UTC",
+        },
+    )
+    assert created.status_code == 201, created.text
+    await page.get_by_role("button", name="Refresh").click()
+    event = page.locator(".ec-event", has_text="Board review")
+    await expect(event.first).to_be_visible(timeout=15_000)
+    await shot(page, "week")
+    for view in ("Month", "Day", "Schedule", "Agenda"):
+        await page.get_by_role("button", name=view, exact=True).click()
+        await expect(page.locator(".ec-event", has_text="Board review").first).to_be_visible()
+        await shot(page, view.lower())
+    indicator = page.get_by_role("status")
+    await expect(indicator).to_contain_text("Not synchronised")
+
+
+async def test_a_meeting_made_with_the_form_is_in_the_calendar_and_the_api(
+    signed_in: tuple[Page, httpx.AsyncClient],
+) -> None:
+    page, api = signed_in
+    await page.get_by_role("button", name="New meeting").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_be_visible()
+    await dialog.get_by_label("Subject").fill("Made in the browser")
+    await dialog.get_by_label("Location").fill("Room 5")
+    await shot(page, "form")
+    await dialog.get_by_role("button", name="Save without sending").click()
+    await expect(dialog).to_be_hidden()
+
+    async def stored() -> list[dict[str, Any]]:
+        return list(
+            (await api.get("/meetings", params={"q": "Made in the browser"})).json()["items"]
+        )
+
+    [meeting] = await eventually(stored, what="the meeting in the API")
+    assert meeting["location"] == "Room 5"
+    await expect(page.locator(".ec-event", has_text="Made in the browser").first).to_be_visible()
+
+
+async def test_a_validation_error_is_shown_at_its_field(
+    signed_in: tuple[Page, httpx.AsyncClient],
+) -> None:
+    page, _ = signed_in
+    await page.get_by_role("button", name="New meeting").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_role("button", name="Save without sending").click()  # no subject
+    await expect(page.locator("#e-subject")).not_to_be_empty()
+    await expect(dialog.get_by_label("Subject")).to_have_attribute("aria-invalid", "true")
+    await expect(dialog).to_be_visible()
+    # The form works from the keyboard: Escape closes the dialog.
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
