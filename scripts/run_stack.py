@@ -453,6 +453,9 @@ def print_urls(
     lines = []
     if "crm-api" in ports:
         lines.append(f"API docs        http://127.0.0.1:{ports['crm-api']}/docs")
+        lines.append(
+            f"Calendar page   http://127.0.0.1:{ports['crm-api']}/app/#token=<a token above>"
+        )
     for name, port in ports.items():
         lines.append(f"{name:<15} http://127.0.0.1:{port}  (health /healthz, ready /readyz)")
     if postgres is not None:
@@ -467,6 +470,8 @@ def print_urls(
         f"CalDAV          {radicale.url}{DEMO_CALDAV_USER}/calendar/  "
         f"(user {DEMO_CALDAV_USER}, password in .var/dev-secrets.json)"
     )
+    if SMTP.port is not None:
+        lines.append(f"Mail (SMTP)     {SMTP.host}:{SMTP.port}  (mail in .var/smtp/mail)")
     lines += ["", "Ctrl-C stops everything."]
     banner("calsync is running", lines)
 
