@@ -1,17 +1,21 @@
 """The calendar page in a real browser (Debian's chromium driven by Playwright) against the
 whole local stack: views, a meeting made by the form, a validation error at its field, the
-sync indicator. Screenshots of each view go to artifacts/screenshots/."""
+sync indicator, a CalDAV connection made in the page. Screenshots go to
+artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
+
+from calsync_localinfra.radicale import LocalRadicale
 
 from .support import eventually
 
@@ -121,3 +125,50 @@ async def test_a_validation_error_is_shown_at_its_field(
     # The form works from the keyboard: Escape closes the dialog.
     await page.keyboard.press("Escape")
     await expect(dialog).to_be_hidden()
+
+
+async def test_connecting_a_caldav_calendar_brings_its_events_in(
+    stack, browser: Browser, e2e_radicale: LocalRadicale
+) -> None:
+    _, _, token = await stack.isolated_admin()
+    login = f"w{uuid.uuid4().hex[:10]}"
+    e2e_radicale.add_user(login, "web-password")
+    calendar_url = e2e_radicale.make_calendar(login, "work", "Work")
+    start = datetime.now(UTC).replace(hour=15, minute=0, second=0, microsecond=0)
+    event = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//app//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uuid.uuid4()}\r\nDTSTAMP:20261122T100000Z\r\nSUMMARY:From the calendar app\r\n"
+        f"DTSTART:{start:%Y%m%dT%H%M%SZ}\r\nDTEND:{start + timedelta(hours=1):%Y%m%dT%H%M%SZ}\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    async with httpx.AsyncClient(auth=(login, "web-password")) as dav:
+        assert (await dav.put(calendar_url + "e.ics", content=event)).status_code == 201
+    context = await browser.new_context(timezone_id="UTC", viewport={"width": 1400, "height": 900})
+    page = await context.new_page()
+    await page.goto(f"{stack.api}/app/#token={token}")
+    await expect(page.get_by_role("status").first).to_contain_text("Not synchronised")
+
+    await page.get_by_role("button", name="Calendar connection").click()
+    dialog = page.get_by_role("dialog")
+    await expect(
+        dialog.get_by_label("Google Calendar (not available", exact=False)
+    ).to_be_disabled()
+    await dialog.get_by_label("Server address").fill(e2e_radicale.url)
+    await dialog.get_by_label("Username").fill(login)
+    await dialog.get_by_label("Password").fill("wrong")
+    await dialog.get_by_role("button", name="Test the connection").click()
+    await expect(dialog.locator("#verdict")).to_have_attribute("data-verdict", "wrong_credentials")
+    await dialog.get_by_label("Password").fill("web-password")
+    await dialog.get_by_role("button", name="Test the connection").click()
+    await expect(dialog.locator("#verdict")).to_have_attribute("data-verdict", "ok")
+    await expect(dialog.get_by_label("Work")).to_be_checked()
+    await shot(page, "connection")
+    await dialog.get_by_role("button", name="Save and subscribe").click()
+    await expect(dialog).to_be_hidden()
+
+    indicator = page.locator("#sync-state")
+    await expect(indicator).to_have_attribute("data-state", "in_sync", timeout=60_000)
+    imported = page.locator(".ec-event", has_text="From the calendar app")
+    await expect(imported.first).to_be_visible(timeout=30_000)
+    await shot(page, "connected")
+    await context.close()

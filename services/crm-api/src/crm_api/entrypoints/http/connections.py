@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, status
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from calsync_contracts import Provider
 from calsync_contracts.internal import AuthKind, CalendarInfo, ProbeVerdict
 from crm_api.adapters.orm import CalendarConnection
 from crm_api.adapters.sync_services import SyncServices
@@ -135,6 +136,17 @@ def _sync(state: StateDep) -> SyncServices:
 
 
 PATH = "/users/{user_id}/calendar-connection"
+
+
+class ProviderOut(BaseModel):
+    provider: str
+    available: bool = Field(description="False: this deployment has no sync service for it yet.")
+
+
+@router.get("/calendar-providers", summary="The calendar providers and whether they can be used")
+async def providers(caller: CallerDep, state: StateDep) -> list[ProviderOut]:
+    urls = state.settings.sync_service_urls
+    return [ProviderOut(provider=p.value, available=p.value in urls) for p in Provider]
 
 
 @router.post(

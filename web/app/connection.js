@@ -1,0 +1,121 @@
+// The signed-in user's calendar connection: choose the provider, test the account (the verdict
+// in words), pick calendars, save and subscribe. Providers without a sync service in this
+// deployment are shown as such. Uses `api`, `t`, `state` and `showSyncState` from app.js.
+"use strict";
+
+const connectionDialog = document.getElementById("connection-dialog");
+const connectionForm = document.getElementById("connection-form");
+const saveButton = document.getElementById("save-connection");
+
+function chosenProvider() {
+  const checked = connectionForm.querySelector("input[name=provider]:checked");
+  return checked ? checked.value : "caldav";
+}
+
+function account() {
+  return {
+    provider: chosenProvider(),
+    server_url: connectionForm.server_url.value,
+    username: connectionForm.username.value,
+    password: connectionForm.password.value,
+  };
+}
+
+function clearConnectionErrors() {
+  for (const error of connectionForm.querySelectorAll(".error")) error.textContent = "";
+}
+
+function showConnectionErrors(error) {
+  const detail = error.body && error.body.detail;
+  const details = Array.isArray(detail) ? detail : [{loc: [], msg: String(detail || error.message)}];
+  for (const item of details) {
+    const field = item.loc[item.loc.length - 1];
+    const target = document.getElementById(`ce-${field}`) || document.getElementById("ce-form");
+    target.textContent = item.msg;
+  }
+}
+
+async function openConnection() {
+  clearConnectionErrors();
+  document.getElementById("verdict").textContent = "";
+  document.getElementById("calendar-choice").hidden = true;
+  saveButton.disabled = true;
+  const providers = await api("/calendar-providers");
+  const box = document.getElementById("providers");
+  box.replaceChildren();
+  for (const provider of providers) {
+    const label = document.createElement("label");
+    const radio = document.createElement("input");
+    Object.assign(radio, {type: "radio", name: "provider", value: provider.provider});
+    radio.disabled = !provider.available;
+    radio.checked = provider.provider === "caldav";
+    const text = t(provider.provider) + (provider.available ? "" : ` (${t("notAvailable")})`);
+    label.append(radio, document.createTextNode(" " + text));
+    box.append(label);
+  }
+  const current = await api(`/users/${state.me.id}/calendar-connection`).catch(() => null);
+  document.getElementById("connection-current").textContent = current
+    ? `${t("connectedTo")} ${current.server_url || current.provider} (${current.username})`
+    : "";
+  document.getElementById("disconnect").hidden = !current;
+  connectionDialog.showModal();
+  connectionForm.server_url.focus();
+}
+
+async function testConnection() {
+  clearConnectionErrors();
+  const verdict = document.getElementById("verdict");
+  verdict.textContent = "…";
+  let result;
+  try {
+    result = await api(`/users/${state.me.id}/calendar-connection/test`, {
+      method: "POST",
+      body: JSON.stringify(account()),
+    });
+  } catch (error) {
+    verdict.textContent = "";
+    showConnectionErrors(error);
+    return;
+  }
+  verdict.textContent = result.message;
+  verdict.dataset.verdict = result.verdict;
+  const list = document.getElementById("calendar-list");
+  list.replaceChildren();
+  for (const calendar of result.calendars) {
+    const label = document.createElement("label");
+    const box = Object.assign(document.createElement("input"), {type: "checkbox", value: calendar.id});
+    box.checked = result.calendars.length === 1;
+    label.append(box, document.createTextNode(" " + calendar.name));
+    list.append(label);
+  }
+  document.getElementById("calendar-choice").hidden = !result.calendars.length;
+  saveButton.disabled = !result.usable;
+}
+
+async function saveConnection() {
+  clearConnectionErrors();
+  const calendars = [...document.querySelectorAll("#calendar-list input:checked")].map((b) => b.value);
+  try {
+    await api(`/users/${state.me.id}/calendar-connection`, {
+      method: "PUT",
+      body: JSON.stringify({...account(), calendars}),
+    });
+  } catch (error) {
+    showConnectionErrors(error);
+    return;
+  }
+  connectionDialog.close();
+  await askForSync();
+}
+
+async function disconnect() {
+  await api(`/users/${state.me.id}/calendar-connection`, {method: "DELETE"});
+  connectionDialog.close();
+  await showSyncState();
+}
+
+document.getElementById("open-connection").addEventListener("click", openConnection);
+document.getElementById("test-connection").addEventListener("click", testConnection);
+saveButton.addEventListener("click", saveConnection);
+document.getElementById("disconnect").addEventListener("click", disconnect);
+document.getElementById("close-connection").addEventListener("click", () => connectionDialog.close());
