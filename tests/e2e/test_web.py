@@ -47,11 +47,13 @@ async def signed_in(stack, browser: Browser) -> AsyncIterator[tuple[Page, httpx.
     api = httpx.AsyncClient(
         base_url=stack.api, timeout=30, headers={"Authorization": f"Bearer {token}"}
     )
-    page.on("pageerror", lambda error: pytest.fail(f"the page threw: {error}"))
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     await page.goto(f"{stack.api}/app/#token={token}")
     yield page, api
     await api.aclose()
     await context.close()
+    assert errors == [], f"the page threw: {errors}"
 
 
 async def shot(page: Page, name: str) -> None:
@@ -172,3 +174,40 @@ async def test_connecting_a_caldav_calendar_brings_its_events_in(
     await expect(imported.first).to_be_visible(timeout=30_000)
     await shot(page, "connected")
     await context.close()
+
+
+async def test_the_form_books_a_person_into_a_colleagues_calendar(
+    signed_in: tuple[Page, httpx.AsyncClient],
+) -> None:
+    page, api = signed_in
+    colleague = await api.post(
+        "/users",
+        json={"name": "Carla Colleague", "email": f"carla-{uuid.uuid4().hex[:6]}@example.com"},
+    )
+    assert colleague.status_code == 201, colleague.text
+    person = await api.post("/persons", json={"name": "Petra Person", "email": "petra@example.com"})
+    assert person.status_code == 201, person.text
+    await page.reload()  # the page knows the colleague now
+
+    await page.get_by_role("button", name="New meeting").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_label("Subject").fill("Booked for Carla")
+    await dialog.get_by_label("In the calendar of").select_option(label="Carla Colleague")
+    await dialog.get_by_label("Participants").press_sequentially("Petra", delay=50)
+    await expect(page.locator("#participant-options option")).to_have_count(1)
+    await dialog.get_by_label("Participants").fill("Petra Person — person")
+    await expect(dialog.get_by_role("button", name="Remove Petra Person")).to_be_visible()
+    await dialog.get_by_label("Private").check()
+    await shot(page, "form-participants")
+    await dialog.get_by_role("button", name="Save without sending").click()
+    await expect(dialog).to_be_hidden()
+
+    async def stored() -> list[dict[str, Any]]:
+        found = await api.get("/meetings", params={"q": "Booked for Carla"})
+        return list(found.json()["items"])
+
+    [meeting] = await eventually(stored, what="the meeting in the API")
+    assert meeting["owner_user_id"] == colleague.json()["id"]
+    assert meeting["booked_by_user_id"] is not None
+    assert meeting["private"] is True
+    assert [(p["kind"], p["name"]) for p in meeting["participants"]] == [("person", "Petra Person")]

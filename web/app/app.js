@@ -152,7 +152,7 @@ function localInput(date) {
   return shifted.toISOString().slice(0, 16);
 }
 
-function openForm(meeting, start, end) {
+async function openForm(meeting, start, end) {
   state.editing = meeting;
   form.reset();
   for (const error of form.querySelectorAll(".error")) error.textContent = "";
@@ -166,6 +166,7 @@ function openForm(meeting, start, end) {
   form.start.value = localInput(start || new Date());
   form.end.value = localInput(end || new Date(Date.now() + 3600e3));
   document.getElementById("delete-meeting").hidden = !meeting;
+  await fillCrmParts(meeting); // participants.js
   dialog.showModal();
   form.subject.focus();
 }
@@ -175,9 +176,8 @@ async function saveMeeting(send) {
     subject: form.subject.value,
     location: form.location.value,
     description: form.description.value,
-    start: new Date(form.start.value).toISOString(),
-    end: new Date(form.end.value).toISOString(),
-    timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    ...timeParts(), // participants.js
+    ...crmParts(),
     send_invitations: send,
   };
   const editing = state.editing;
@@ -254,6 +254,7 @@ async function start() {
   translatePage();
   renderPeople();
   createCalendar();
+  for (const id of ["new-meeting", "open-connection"]) document.getElementById(id).disabled = false;
   await askForSync(); // a page load asks for a sync (the indicator shows it)
   setInterval(() => showSyncState().then(() => calendar.refetchEvents()), 5000);
 }

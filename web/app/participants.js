@@ -1,0 +1,130 @@
+// The meeting form's CRM parts: participants by type-ahead (organisations, persons, CRM users),
+// whose calendar the meeting goes to (booking on behalf), private, all-day, and the invitation
+// template with its "edit template" mode. Uses `api`, `t`, `state` and `form` from app.js.
+"use strict";
+
+const picked = new Map(); // "kind:id" -> {kind, id, name}
+const participantInput = document.getElementById("f-participant");
+const options = document.getElementById("participant-options");
+let offered = new Map(); // option text -> {kind, id, name}
+let searchTimer = null;
+
+function optionText(candidate) {
+  return `${candidate.name} — ${t(candidate.kind)}`;
+}
+
+async function searchParticipants(text) {
+  const q = text.trim().toLowerCase();
+  if (q.length < 2) return [];
+  const [persons, organisations] = await Promise.all([
+    api(`/persons?${new URLSearchParams({q, limit: "20"})}`),
+    api("/organisations?limit=200"),
+  ]);
+  return [
+    ...persons.items.map((p) => ({kind: "person", id: p.id, name: p.name})),
+    ...organisations.items
+      .filter((o) => o.name.toLowerCase().includes(q))
+      .map((o) => ({kind: "organisation", id: o.id, name: o.name})),
+    ...state.users
+      .filter((u) => u.name.toLowerCase().includes(q))
+      .map((u) => ({kind: "user", id: u.id, name: u.name})),
+  ];
+}
+
+participantInput.addEventListener("input", () => {
+  const chosen = offered.get(participantInput.value);
+  if (chosen) {
+    addParticipant(chosen);
+    participantInput.value = "";
+    return;
+  }
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(async () => {
+    const found = await searchParticipants(participantInput.value);
+    offered = new Map(found.map((c) => [optionText(c), c]));
+    options.replaceChildren(
+      ...[...offered.keys()].map((text) => Object.assign(document.createElement("option"), {value: text})),
+    );
+  }, 200);
+});
+
+function addParticipant(candidate) {
+  picked.set(`${candidate.kind}:${candidate.id}`, candidate);
+  renderParticipants();
+}
+
+function renderParticipants() {
+  const list = document.getElementById("participant-list");
+  list.replaceChildren();
+  for (const [key, candidate] of picked) {
+    const item = document.createElement("li");
+    const remove = Object.assign(document.createElement("button"), {type: "button", textContent: "×"});
+    remove.setAttribute("aria-label", `${t("remove")} ${candidate.name}`);
+    remove.addEventListener("click", () => {
+      picked.delete(key);
+      renderParticipants();
+    });
+    item.append(document.createTextNode(optionText(candidate) + " "), remove);
+    list.append(item);
+  }
+}
+
+// --- filling and reading the form (called by app.js) --------------------------------------------
+
+async function fillCrmParts(meeting) {
+  picked.clear();
+  for (const p of (meeting && meeting.participants) || []) {
+    if (p.id) picked.set(`${p.kind}:${p.id}`, {kind: p.kind, id: p.id, name: p.name});
+  }
+  renderParticipants();
+  const owner = document.getElementById("f-owner");
+  owner.replaceChildren(
+    ...state.users.map((u) => Object.assign(document.createElement("option"), {value: u.id, textContent: u.name})),
+  );
+  owner.value = meeting ? meeting.owner_user_id : state.me.id;
+  form.private.checked = Boolean(meeting && meeting.private);
+  form.all_day.checked = Boolean(meeting && meeting.time.kind === "all_day");
+  const select = document.getElementById("f-template");
+  const templates = await api("/email-templates").catch(() => []);
+  select.replaceChildren(select.options[0], ...templates.map((tpl) =>
+    Object.assign(document.createElement("option"), {value: tpl.id, textContent: tpl.name})));
+  document.getElementById("f-edit-template").checked = false;
+  document.getElementById("f-invitation_body").hidden = true;
+}
+
+function crmParts() {
+  const body = {
+    owner_user_id: document.getElementById("f-owner").value,
+    participants: [...picked.values()].map((p) => ({kind: p.kind, id: p.id})),
+    private: form.private.checked,
+  };
+  const template = document.getElementById("f-template").value;
+  if (template) body.template_id = template;
+  if (document.getElementById("f-edit-template").checked) {
+    body.invitation_body = document.getElementById("f-invitation_body").value;
+  }
+  return body;
+}
+
+function timeParts() {
+  if (!form.all_day.checked) {
+    return {
+      start: new Date(form.start.value).toISOString(),
+      end: new Date(form.end.value).toISOString(),
+      timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    };
+  }
+  const first = form.start.value.slice(0, 10);
+  const last = new Date(form.end.value.slice(0, 10) + "T00:00:00Z");
+  last.setUTCDate(last.getUTCDate() + 1); // the API's all-day end date is exclusive
+  return {all_day: true, start_date: first, end_date: last.toISOString().slice(0, 10)};
+}
+
+document.getElementById("f-edit-template").addEventListener("change", async (event) => {
+  const text = document.getElementById("f-invitation_body");
+  text.hidden = !event.target.checked;
+  const template = document.getElementById("f-template").value;
+  if (event.target.checked && template && !text.value) {
+    text.value = (await api(`/email-templates/${template}/edit`)).body;
+  }
+});
