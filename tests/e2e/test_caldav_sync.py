@@ -554,6 +554,27 @@ async def test_a_recurring_series_comes_in_whole_and_an_occurrence_edit_goes_bac
     assert [d.dt for d in master["EXDATE"].dts] == [excluded]
     assert str(master["SUMMARY"]) == "Weekly review"
 
+    # CRM → server: the first edit of an occurrence nobody edited yet (opened from the page)
+    # becomes a new RECURRENCE-ID override inside the same item.
+    fourth = first + timedelta(weeks=3)
+    opened = await journey.api.patch(
+        f"/meetings/{series['id']}/occurrences/{fourth.isoformat()}",
+        json={"subject": "Weekly review (customer visit)"},
+    )
+    assert opened.status_code == 200, opened.text
+
+    async def new_override_on_server() -> list[Event] | None:
+        objects = await asyncio.to_thread(journey.calendar.events)
+        components = [c for obj in objects for c in Calendar.from_ical(obj.data).walk("VEVENT")]
+        visit = [c for c in components if "customer visit" in str(c.get("SUMMARY", ""))]
+        return components if len(objects) == 1 and visit else None
+
+    components = await eventually(new_override_on_server, what="first occurrence edit → server")
+    [visit] = [c for c in components if "customer visit" in str(c["SUMMARY"])]
+    assert visit["RECURRENCE-ID"].dt == fourth
+    assert visit["DTSTART"].dt == fourth
+    assert len([c for c in components if "RECURRENCE-ID" in c]) == 2
+
     # Server → CRM: the whole series deleted in the calendar app takes both meetings with it.
     await journey.delete_on_server("Weekly review")
     await journey.refresh()

@@ -15,6 +15,13 @@ async def add(api, owner, subject: str, start: datetime, minutes: int = 60, **fi
     meeting_id = fields.pop("id", uuid.uuid4())
     participants = fields.pop("participants", [])
     async with api.sessions() as session, session.begin():
+        columns = {
+            "all_day": False,
+            "timezone": "Europe/Copenhagen",
+            "starts_at": start,
+            "ends_at": start + timedelta(minutes=minutes),
+            **fields,
+        }
         session.add(
             Meeting(
                 id=meeting_id,
@@ -23,12 +30,8 @@ async def add(api, owner, subject: str, start: datetime, minutes: int = 60, **fi
                 version=1,
                 owner_user_id=owner.user_id,
                 subject=subject,
-                all_day=False,
-                starts_at=start,
-                ends_at=start + timedelta(minutes=minutes),
-                timezone="Europe/Copenhagen",
                 participants=participants,
-                **fields,
+                **columns,
             )
         )
     return meeting_id

@@ -17,8 +17,10 @@ from calsync_contracts.events import (
     InvitationOutcome,
     InvitationSent,
 )
-from crm_api.adapters.orm import CalendarConnection, outbox
+from crm_api.adapters.orm import CalendarConnection, MeetingParticipant, outbox
 from crm_api.service_layer.deliveries import record_outcome
+
+from .test_calendar import add
 
 BODY = "<p>Dear {{ recipient.name }}, {{ meeting.subject }} starts {{ meeting.start }}.</p>"
 
@@ -263,6 +265,37 @@ async def test_no_invitations_when_the_owners_provider_sends_them(api) -> None:
         )
     await api.client(user).post("/meetings", json=meeting_body())
     assert await invitations(api) == []
+
+
+async def test_a_series_is_never_invited_for_and_an_edited_occurrence_is_alone(api) -> None:
+    """A REQUEST for a series without its RRULE would replace the whole series in the
+    attendees' calendars; the series' own calendar program invites for it."""
+    _, _, user = await api.tenant()
+    first = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+    guests = [MeetingParticipant(position=0, kind="external", email="ann@example.com", name="Ann")]
+    series = await add(
+        api,
+        user,
+        "Weekly review",
+        first,
+        participants=guests,
+        recurrence={"rrule": ["FREQ=WEEKLY;COUNT=3"], "rdates": [], "exdates": []},
+    )
+    client = api.client(user)
+    renamed = await client.patch(
+        f"/meetings/{series}", json={"subject": "Weekly sync", "send_invitations": True}
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert await invitations(api) == []
+    second = first + timedelta(weeks=1)
+    moved = await client.patch(
+        f"/meetings/{series}/occurrences/{second.isoformat()}",
+        json={"location": "Room 2", "send_invitations": True},
+    )
+    assert moved.status_code == 200, moved.text
+    [request] = await invitations(api)
+    assert request["method"] == "REQUEST"
+    assert datetime.fromisoformat(request["meeting"]["recurrence_id"]) == second
 
 
 async def test_the_meeting_forms_edited_text_is_checked_and_sent(api) -> None:

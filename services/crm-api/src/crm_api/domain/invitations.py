@@ -5,6 +5,9 @@
 - Nothing for "save without sending", for a meeting that is over, for a meeting without other
   participants, when the owner's calendar provider sends invitations itself (never both), and
   for an edit that changes nothing significant.
+- Nothing for a series: it was made, and its invitations sent, by the owner's calendar program;
+  a REQUEST without its RRULE would replace the whole series in the attendees' calendars by one
+  event. An edited occurrence is invited for alone, with its RECURRENCE-ID (RFC 5546 §3.2.2).
 - Provider changes and imports never reach here: only the API's commands ask.
 """
 
@@ -60,7 +63,9 @@ def is_significant(previous: MeetingSnapshot | None, current: MeetingSnapshot) -
 
 def plan_invitations(situation: Situation, now: datetime) -> list[Mailing]:
     s = situation
-    if not s.send or s.provider_sends or ends_at(s.current) <= now:
+    if not s.send or s.provider_sends or s.current.recurrence is not None:
+        return []
+    if ends_at(s.current) <= now:
         return []
     current = attendees_of(s.current, s.owner_email)
     if s.deleted:

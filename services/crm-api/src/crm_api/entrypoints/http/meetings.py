@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
 from calsync_contracts.meeting import MeetingSnapshot
 from crm_api.adapters.snapshots import meeting_snapshot
 from crm_api.entrypoints.http.deps import CallerDep, SessionDep
+from crm_api.errors import Invalid
 from crm_api.schemas.meetings import MeetingCreate, MeetingPage, MeetingPatch
 from crm_api.schemas.types import CrmDatetime
-from crm_api.service_layer import deliveries, meeting_commands, meetings
+from crm_api.service_layer import deliveries, meeting_commands, meetings, occurrences
 
 router = APIRouter(prefix="/meetings", tags=["meetings"])
 
@@ -82,6 +83,41 @@ async def patch_meeting(
     async with session.begin():
         snapshot = await meeting_commands.patch(session, caller, meeting_id, body, if_match)
     return _etag(response, snapshot)
+
+
+@router.patch(
+    "/{meeting_id}/occurrences/{recurrence_id}",
+    summary="Change one occurrence of a series (the first change makes its override)",
+)
+async def patch_occurrence(
+    meeting_id: uuid.UUID,
+    recurrence_id: Annotated[
+        str,
+        Path(
+            max_length=40,
+            description="The occurrence's RECURRENCE-ID: its original start with offset "
+            "(2026-11-23T10:00:00+00:00), or its date for all-day series (2026-11-23)",
+        ),
+    ],
+    body: MeetingPatch,
+    caller: CallerDep,
+    session: SessionDep,
+    response: Response,
+) -> MeetingSnapshot:
+    occurrence = _recurrence_id(recurrence_id)
+    async with session.begin():
+        snapshot = await occurrences.edit_occurrence(session, caller, meeting_id, occurrence, body)
+    return _etag(response, snapshot)
+
+
+def _recurrence_id(text: str) -> datetime | date:
+    try:
+        value = datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
+    except ValueError:
+        raise Invalid(("path", "recurrence_id"), "not an ISO 8601 date or date-time") from None
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise Invalid(("path", "recurrence_id"), "give the occurrence's start with its offset")
+    return value
 
 
 @router.delete("/{meeting_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a meeting")
