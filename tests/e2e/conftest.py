@@ -147,3 +147,7 @@ def _wait_for(state_file: Path, process: subprocess.Popen[bytes], log: Path) -> 
 
 def _tail(log: Path, lines: int = 60) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+# The browser and a signed-in page for the calendar page's tests (test_web*.py).
+from .web_support import browser, signed_in  # noqa: E402, F401

@@ -6,63 +6,19 @@ artifacts/screenshots/."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from calsync_localinfra.radicale import LocalRadicale
 
 from .support import eventually
+from .web_support import shot, today_at
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by `make test` (scripts/ensure_chromium.sh)
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
-
-
-@pytest.fixture
-async def signed_in(stack, browser: Browser) -> AsyncIterator[tuple[Page, httpx.AsyncClient]]:
-    _, _, token = await stack.isolated_admin()
-    context = await browser.new_context(timezone_id="UTC", viewport={"width": 1400, "height": 900})
-    page = await context.new_page()
-    api = httpx.AsyncClient(
-        base_url=stack.api, timeout=30, headers={"Authorization": f"Bearer {token}"}
-    )
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    await page.goto(f"{stack.api}/app/#token={token}")
-    yield page, api
-    await api.aclose()
-    await context.close()
-    assert errors == [], f"the page threw: {errors}"
-
-
-async def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def today_at(hour: int) -> str:
-    return datetime.now(UTC).replace(hour=hour, minute=0, second=0, microsecond=0).isoformat()
 
 
 async def test_views_show_the_meetings_of_the_week(
@@ -87,8 +43,10 @@ async def test_views_show_the_meetings_of_the_week(
         await page.get_by_role("button", name=view, exact=True).click()
         await expect(page.locator(".ec-event", has_text="Board review").first).to_be_visible()
         await shot(page, view.lower())
-    indicator = page.get_by_role("status")
-    await expect(indicator).to_contain_text("Not synchronised")
+    await expect(page.locator("#sync-state")).to_contain_text("Not synchronised")
+    await expect(
+        page.get_by_text("Your calendar is not synchronised with the CRM yet")
+    ).to_be_visible()
 
 
 async def test_a_meeting_made_with_the_form_is_in_the_calendar_and_the_api(

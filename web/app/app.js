@@ -3,7 +3,16 @@
 // this browser's localStorage.
 "use strict";
 
-const state = {token: "", me: null, users: [], shown: new Set(), texts: TEXTS.en, editing: null};
+const state = {
+  token: "",
+  me: null,
+  users: [], // everyone in the tenant (owners, participants)
+  offered: [], // whose calendars can be shown: the signed-in user and connected colleagues
+  shown: new Set(),
+  texts: TEXTS.en,
+  editing: null, // the meeting open in the form
+  occurrence: null, // {recurrence_id, start, end} when one occurrence of a series is open
+};
 
 function takeToken() {
   const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
@@ -38,36 +47,6 @@ function translatePage() {
   }
 }
 
-// --- people (whose calendars are shown) ---------------------------------------------------------
-
-function renderPeople() {
-  const list = document.getElementById("people");
-  list.replaceChildren();
-  for (const user of state.users) {
-    const item = document.createElement("li");
-    const label = document.createElement("label");
-    const box = document.createElement("input");
-    box.type = "checkbox";
-    box.checked = state.shown.has(user.id);
-    box.dataset.userId = user.id;
-    box.addEventListener("change", () => {
-      box.checked ? state.shown.add(user.id) : state.shown.delete(user.id);
-      refreshCalendar();
-      showSyncState();
-    });
-    const swatch = document.createElement("span");
-    swatch.className = "swatch";
-    swatch.style.background = user.display_colour;
-    label.append(box, swatch, document.createTextNode(" " + user.name));
-    item.append(label);
-    list.append(item);
-  }
-}
-
-function colourOf(userId) {
-  return (state.users.find((u) => u.id === userId) || {}).display_colour || "#3366cc";
-}
-
 // --- the calendar ------------------------------------------------------------------------------
 
 let calendar = null;
@@ -85,9 +64,27 @@ async function loadEvents(info) {
     title: entry.busy_only ? t("busy") : entry.meeting.subject,
     backgroundColor: colourOf(entry.owner_user_id),
     resourceIds: [entry.owner_user_id],
-    editable: !entry.busy_only && !entry.meeting.recurrence,
-    extendedProps: {meeting: entry.meeting, busy: entry.busy_only},
+    editable: !entry.busy_only,
+    extendedProps: {meeting: entry.meeting, busy: entry.busy_only, occurrence: occurrenceOf(entry)},
   }));
+}
+
+// An occurrence of a provider's series (not an override, which is a meeting of its own).
+function occurrenceOf(entry) {
+  if (!entry.meeting || !entry.meeting.recurrence || !entry.recurrence_id) return null;
+  return {recurrence_id: entry.recurrence_id, start: new Date(entry.start), end: new Date(entry.end)};
+}
+
+// Where a change of the open meeting goes: one occurrence of a series, or the meeting.
+function meetingPath(meeting, occurrence) {
+  if (!occurrence) return `/meetings/${meeting.id}`;
+  return `/meetings/${meeting.id}/occurrences/${encodeURIComponent(occurrence.recurrence_id)}`;
+}
+
+function firstDayOfWeek(locale) {
+  const info = new Intl.Locale(locale);
+  const week = info.getWeekInfo ? info.getWeekInfo() : info.weekInfo;
+  return week ? week.firstDay % 7 : 1; // Intl counts Monday 1 … Sunday 7
 }
 
 function createCalendar() {
@@ -95,7 +92,7 @@ function createCalendar() {
   calendar = EventCalendar.create(document.getElementById("ec"), {
     view: "timeGridWeek",
     locale,
-    firstDay: locale === "en" ? 0 : 1,
+    firstDay: firstDayOfWeek(locale),
     headerToolbar: {
       start: "prev,next today",
       center: "title",
@@ -112,14 +109,17 @@ function createCalendar() {
     nowIndicator: true,
     select: (info) => openForm(null, info.start, info.end),
     dateClick: (info) => openForm(null, info.date, new Date(info.date.getTime() + 3600e3)),
-    eventClick: (info) => info.event.extendedProps.busy || openForm(info.event.extendedProps.meeting),
+    eventClick: (info) => {
+      const {busy, meeting, occurrence} = info.event.extendedProps;
+      if (!busy) openForm(meeting, null, null, occurrence);
+    },
     eventDrop: (info) => moveMeeting(info),
     eventResize: (info) => moveMeeting(info),
   });
 }
 
 function shownResources() {
-  return state.users
+  return state.offered
     .filter((u) => state.shown.has(u.id))
     .map((u) => ({id: u.id, title: u.name, eventBackgroundColor: u.display_colour}));
 }
@@ -130,9 +130,9 @@ function refreshCalendar() {
 }
 
 async function moveMeeting(info) {
-  const meeting = info.event.extendedProps.meeting;
+  const {meeting, occurrence} = info.event.extendedProps;
   try {
-    await api(`/meetings/${meeting.id}`, {
+    await api(meetingPath(meeting, occurrence), {
       method: "PATCH",
       body: JSON.stringify({start: info.event.start.toISOString(), end: info.event.end.toISOString()}),
     });
@@ -152,23 +152,35 @@ function localInput(date) {
   return shifted.toISOString().slice(0, 16);
 }
 
-async function openForm(meeting, start, end) {
+async function openForm(meeting, start, end, occurrence = null) {
   state.editing = meeting;
+  state.occurrence = occurrence;
   form.reset();
   for (const error of form.querySelectorAll(".error")) error.textContent = "";
+  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
   if (meeting) {
     form.subject.value = meeting.subject;
     form.location.value = meeting.location;
     form.description.value = meeting.description;
-    start = new Date(meeting.time.start || meeting.time.start_date);
-    end = new Date(meeting.time.end || meeting.time.end_date);
+    start = occurrence ? occurrence.start : new Date(meeting.time.start || meeting.time.start_date);
+    end = occurrence ? occurrence.end : new Date(meeting.time.end || meeting.time.end_date);
   }
-  form.start.value = localInput(start || new Date());
-  form.end.value = localInput(end || new Date(Date.now() + 3600e3));
-  document.getElementById("delete-meeting").hidden = !meeting;
+  form.start.value = localInput(start || nextHour());
+  form.end.value = localInput(end || new Date((start || nextHour()).getTime() + 3600e3));
+  const partOfSeries = Boolean(meeting && (meeting.recurrence || meeting.series_id));
+  document.getElementById("occurrence-hint").hidden = !partOfSeries;
+  document.getElementById("delete-meeting").hidden = !meeting || partOfSeries;
   await fillCrmParts(meeting); // participants.js
+  document.getElementById("f-owner").disabled = partOfSeries; // a series stays in its calendar
   dialog.showModal();
   form.subject.focus();
+  await refreshDayPanel(); // daypanel.js
+}
+
+function nextHour() {
+  const date = new Date(Date.now() + 3600e3);
+  date.setMinutes(0, 0, 0);
+  return date;
 }
 
 async function saveMeeting(send) {
@@ -182,7 +194,7 @@ async function saveMeeting(send) {
   };
   const editing = state.editing;
   try {
-    await api(editing ? `/meetings/${editing.id}` : "/meetings", {
+    await api(editing ? meetingPath(editing, state.occurrence) : "/meetings", {
       method: editing ? "PATCH" : "POST",
       body: JSON.stringify(body),
     });
@@ -224,41 +236,28 @@ document.getElementById("weekends").addEventListener("change", (event) => {
 
 const WORST_FIRST = ["needs_reauth", "failed", "throttled", "syncing", "pending", "in_sync", "not_configured"];
 
+async function syncStates(userIds) {
+  if (!userIds.length) return [];
+  const query = new URLSearchParams();
+  for (const id of userIds) query.append("users", id);
+  return api(`/sync-status?${query}`).catch(() => []);
+}
+
 async function showSyncState() {
-  const statuses = await Promise.all(
-    [...state.shown].map((id) => api(`/users/${id}/sync-status`).catch(() => null)),
-  );
-  const known = statuses.filter(Boolean);
+  const known = await syncStates([...state.shown].slice(0, 50));
   const worst = WORST_FIRST.find((s) => known.some((k) => k.state === s)) || "not_configured";
   const indicator = document.getElementById("sync-state");
   indicator.dataset.state = worst;
   const message = known.map((k) => k.message).filter(Boolean).join(" · ");
   indicator.textContent = t(worst) + (message ? `: ${message}` : "");
+  const mine = known.find((k) => k.user_id === state.me.id);
+  document.getElementById("banner").hidden = !mine || mine.state !== "not_configured";
 }
 
-async function askForSync() {
-  await api(`/users/${state.me.id}/sync-status/refresh`, {method: "POST", body: "{}"}).catch(() => null);
-  showSyncState();
+async function askForSync(userId = state.me.id, reason = "manual_refresh") {
+  const body = JSON.stringify({reason});
+  await api(`/users/${userId}/sync-status/refresh`, {method: "POST", body}).catch(() => null);
+  await showSyncState();
 }
 
-document.getElementById("refresh").addEventListener("click", askForSync);
-
-// --- start -------------------------------------------------------------------------------------
-
-async function start() {
-  state.token = takeToken();
-  state.me = await api("/me");
-  state.texts = TEXTS[state.me.language] || TEXTS.en;
-  state.users = (await api("/users?limit=200")).items;
-  state.shown.add(state.me.id);
-  translatePage();
-  renderPeople();
-  createCalendar();
-  for (const id of ["new-meeting", "open-connection"]) document.getElementById(id).disabled = false;
-  await askForSync(); // a page load asks for a sync (the indicator shows it)
-  setInterval(() => showSyncState().then(() => calendar.refetchEvents()), 5000);
-}
-
-start().catch((error) => {
-  document.getElementById("ec").textContent = `The calendar could not be loaded (${error.message}).`;
-});
+document.getElementById("refresh").addEventListener("click", () => askForSync());

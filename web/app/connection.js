@@ -1,7 +1,15 @@
 // The signed-in user's calendar connection: choose the provider, test the account (the verdict
 // in words), pick calendars, save and subscribe. Providers without a sync service in this
-// deployment are shown as such. Uses `api`, `t`, `state` and `showSyncState` from app.js.
+// deployment are shown as such. Administrators set up any user's connection. Once connected:
+// which calendar each meeting type goes to, the tenant's sync window, and "synchronise".
+// Uses `api`, `t`, `state`, `askForSync` and `showSyncState` from app.js.
 "use strict";
+
+const connectionUser = document.getElementById("c-user");
+
+function connectionUserId() {
+  return state.me.is_admin && connectionUser.value ? connectionUser.value : state.me.id;
+}
 
 const connectionDialog = document.getElementById("connection-dialog");
 const connectionForm = document.getElementById("connection-form");
@@ -36,10 +44,11 @@ function showConnectionErrors(error) {
 }
 
 async function openConnection() {
-  clearConnectionErrors();
-  document.getElementById("verdict").textContent = "";
-  document.getElementById("calendar-choice").hidden = true;
-  saveButton.disabled = true;
+  connectionUser.replaceChildren(
+    ...state.users.map((u) => Object.assign(document.createElement("option"), {value: u.id, textContent: u.name})),
+  );
+  connectionUser.value = state.me.id;
+  document.getElementById("c-user-row").hidden = !state.me.is_admin;
   const providers = await api("/calendar-providers");
   const box = document.getElementById("providers");
   box.replaceChildren();
@@ -53,14 +62,26 @@ async function openConnection() {
     label.append(radio, document.createTextNode(" " + text));
     box.append(label);
   }
-  const current = await api(`/users/${state.me.id}/calendar-connection`).catch(() => null);
-  document.getElementById("connection-current").textContent = current
-    ? `${t("connectedTo")} ${current.server_url || current.provider} (${current.username})`
-    : "";
-  document.getElementById("disconnect").hidden = !current;
+  await showConnectionOf();
   connectionDialog.showModal();
   connectionForm.server_url.focus();
 }
+
+// The chosen user's current connection, and its settings when there is one.
+async function showConnectionOf() {
+  clearConnectionErrors();
+  document.getElementById("verdict").textContent = "";
+  document.getElementById("calendar-choice").hidden = true;
+  saveButton.disabled = true;
+  const current = await api(`/users/${connectionUserId()}/calendar-connection`).catch(() => null);
+  document.getElementById("connection-current").textContent = current
+    ? `${t("connectedTo")} ${current.server_url || current.provider} (${current.username})`
+    : t("notConnected");
+  document.getElementById("disconnect").hidden = !current;
+  await showConnectionSettings(current); // connection_settings.js
+}
+
+connectionUser.addEventListener("change", showConnectionOf);
 
 async function testConnection() {
   clearConnectionErrors();
@@ -68,7 +89,7 @@ async function testConnection() {
   verdict.textContent = "…";
   let result;
   try {
-    result = await api(`/users/${state.me.id}/calendar-connection/test`, {
+    result = await api(`/users/${connectionUserId()}/calendar-connection/test`, {
       method: "POST",
       body: JSON.stringify(account()),
     });
@@ -96,7 +117,7 @@ async function saveConnection() {
   clearConnectionErrors();
   const calendars = [...document.querySelectorAll("#calendar-list input:checked")].map((b) => b.value);
   try {
-    await api(`/users/${state.me.id}/calendar-connection`, {
+    await api(`/users/${connectionUserId()}/calendar-connection`, {
       method: "PUT",
       body: JSON.stringify({...account(), calendars}),
     });
@@ -105,11 +126,11 @@ async function saveConnection() {
     return;
   }
   connectionDialog.close();
-  await askForSync();
+  await askForSync(connectionUserId());
 }
 
 async function disconnect() {
-  await api(`/users/${state.me.id}/calendar-connection`, {method: "DELETE"});
+  await api(`/users/${connectionUserId()}/calendar-connection`, {method: "DELETE"});
   connectionDialog.close();
   await showSyncState();
 }
@@ -119,3 +140,4 @@ document.getElementById("test-connection").addEventListener("click", testConnect
 saveButton.addEventListener("click", saveConnection);
 document.getElementById("disconnect").addEventListener("click", disconnect);
 document.getElementById("close-connection").addEventListener("click", () => connectionDialog.close());
+document.getElementById("banner-connect").addEventListener("click", openConnection);

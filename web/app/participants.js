@@ -67,6 +67,11 @@ function renderParticipants() {
     item.append(document.createTextNode(optionText(candidate) + " "), remove);
     list.append(item);
   }
+  if (dialog.open) scheduleDayPanel(); // daypanel.js: the users taking part may have changed
+}
+
+function participantUserIds() {
+  return [...picked.values()].filter((p) => p.kind === "user").map((p) => p.id);
 }
 
 // --- filling and reading the form (called by app.js) --------------------------------------------

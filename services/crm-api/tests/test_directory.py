@@ -65,6 +65,21 @@ async def test_me_returns_the_caller(world: Api) -> None:
     assert me["time_zone"] == "Europe/Warsaw"
 
 
+async def test_users_change_their_own_colour_and_language_but_not_their_rights(world: Api) -> None:
+    acme = await world.tenant()
+    me = world.client(acme.user)
+    changed = await me.patch("/me", json={"display_colour": "#aa3377", "language": "da"})
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["display_colour"], changed.json()["language"]) == ("#aa3377", "da")
+    assert (await me.get("/me")).json()["display_colour"] == "#aa3377"
+    promoted = await me.patch("/me", json={"is_admin": True})
+    assert promoted.status_code == 422
+    assert locations(promoted) == [["body", "is_admin"]]
+    bad = await me.patch("/me", json={"display_colour": "pink"})
+    assert bad.status_code == 422
+    assert locations(bad) == [["body", "display_colour"]]
+
+
 @pytest.mark.parametrize("path", ["/me", "/users", "/persons", "/custom-fields"])
 async def test_no_token_is_401(world: Api, path: str) -> None:
     response = await world.client().get(path)

@@ -22,6 +22,7 @@ from crm_api.entrypoints.http.schemas_directory import (
     MeetingTypeOut,
     MeetingTypePage,
     MeetingTypePatch,
+    MyPatch,
     OrganisationCreate,
     OrganisationOut,
     OrganisationPage,
@@ -63,6 +64,15 @@ async def get_me(caller: CallerDep, session: SessionDep) -> UserOut:
     return UserOut.model_validate(
         await directory.get(session, User, caller.tenant_id, caller.user_id)
     )
+
+
+@me.patch("/me", summary="Change your own language, time zone or display colour")
+async def patch_me(body: MyPatch, caller: CallerDep, session: SessionDep) -> UserOut:
+    async with session.begin():
+        user = await directory.update_user(
+            session, caller.tenant_id, caller.user_id, body.changes()
+        )
+    return UserOut.model_validate(user)
 
 
 # --- /users --------------------------------------------------------------------------------

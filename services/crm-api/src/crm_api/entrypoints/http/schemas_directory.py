@@ -122,6 +122,14 @@ class UserPatch(Patch):
     is_admin: bool | None = None
 
 
+class MyPatch(Patch):
+    """What users change of themselves: how the CRM speaks to them and shows them."""
+
+    time_zone: TimeZone | None = None
+    language: Language | None = None
+    display_colour: Colour | None = None
+
+
 class UserOut(Out):
     id: uuid.UUID
     name: str

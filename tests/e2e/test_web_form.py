@@ -1,0 +1,151 @@
+"""The meeting form in a real browser: a meeting made by clicking a slot, edited and deleted;
+the participants' day beside the form with its overlap warning; the Danish page worked through
+from the keyboard."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Page, expect
+
+from .support import eventually
+from .web_support import shot, today_at
+
+pytestmark = pytest.mark.e2e
+
+
+async def meetings_named(api: httpx.AsyncClient, subject: str) -> list[dict[str, Any]]:
+    found = await api.get("/meetings", params={"q": subject})
+    return [m for m in found.json()["items"] if m["subject"] == subject]
+
+
+async def click_at_hour(page: Page, calendar: str, column: str, hour: int) -> None:
+    """A click just after ``hour`` o'clock in a day column of a time grid. The hour's label
+    in the grid's sidebar is centred on the hour's line."""
+    label = page.locator(f"{calendar} .ec-body .ec-sidebar .ec-slot").filter(
+        has=page.locator(f"time[datetime$='T{hour:02d}:00:00']")
+    )
+    await label.scroll_into_view_if_needed()
+    row = await label.bounding_box()
+    day = await page.locator(f"{calendar} .ec-body {column}").bounding_box()
+    assert row is not None
+    assert day is not None
+    await page.mouse.click(day["x"] + day["width"] / 2, row["y"] + row["height"] / 2 + 6)
+
+
+async def test_a_slot_click_makes_a_meeting_which_is_then_edited_and_deleted(
+    signed_in: tuple[Page, httpx.AsyncClient],
+) -> None:
+    page, api = signed_in
+    await expect(page.get_by_role("button", name="New meeting")).to_be_enabled()
+    await click_at_hour(page, "#ec", ".ec-day.ec-today", 10)
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_be_visible()
+    await expect(dialog.get_by_label("Start", exact=True)).to_have_value(today_at(10)[:16])
+    await dialog.get_by_label("Subject").fill("Slot meeting")
+    await dialog.get_by_role("button", name="Save without sending").click()
+    await expect(dialog).to_be_hidden()
+    event = page.locator("#ec .ec-event", has_text="Slot meeting")
+    await expect(event.first).to_be_visible()
+    [made] = await eventually(lambda: meetings_named(api, "Slot meeting"), what="the meeting")
+    assert datetime.fromisoformat(made["time"]["start"]) == datetime.fromisoformat(today_at(10))
+
+    await event.first.click()  # edit
+    await expect(dialog.get_by_label("Subject")).to_have_value("Slot meeting")
+    await dialog.get_by_label("Subject").fill("Slot meeting, moved")
+    await dialog.get_by_label("End", exact=True).fill(today_at(12)[:16])
+    await dialog.get_by_role("button", name="Save without sending").click()
+    moved = page.locator("#ec .ec-event", has_text="Slot meeting, moved")
+    await expect(moved.first).to_be_visible()
+    edited = (await api.get(f"/meetings/{made['id']}")).json()
+    assert datetime.fromisoformat(edited["time"]["end"]) == datetime.fromisoformat(today_at(12))
+
+    await moved.first.click()  # delete
+    await dialog.get_by_role("button", name="Delete").click()
+    await expect(dialog).to_be_hidden()
+    assert (await api.get(f"/meetings/{made['id']}")).status_code == 404
+    await expect(page.locator("#ec .ec-event", has_text="Slot meeting")).to_have_count(0)
+
+
+async def test_the_participants_day_warns_of_an_overlap_and_a_click_there_moves_the_meeting(
+    signed_in: tuple[Page, httpx.AsyncClient],
+) -> None:
+    page, api = signed_in
+    carla = await api.post(
+        "/users", json={"name": "Carla Busy", "email": f"c-{uuid.uuid4().hex[:6]}@example.com"}
+    )
+    assert carla.status_code == 201, carla.text
+    busy = await api.post(
+        "/meetings",
+        json={
+            "subject": "Carla's dentist",
+            "owner_user_id": carla.json()["id"],
+            "private": True,
+            "start": today_at(10),
+            "end": today_at(11),
+            "timezone": "UTC",
+        },
+    )
+    assert busy.status_code == 201, busy.text
+    await page.reload()
+    await page.get_by_role("button", name="New meeting").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_label("Subject").fill("Planning")
+    await dialog.get_by_label("Start", exact=True).fill(today_at(10)[:16].replace("10:00", "10:30"))
+    await dialog.get_by_label("End", exact=True).fill(today_at(11)[:16].replace("11:00", "11:30"))
+    await dialog.get_by_label("Participants").press_sequentially("Carla", delay=50)
+    await expect(page.locator("#participant-options option")).to_have_count(1)
+    await dialog.get_by_label("Participants").fill("Carla Busy — user")
+
+    warning = dialog.get_by_role("alert").filter(has_text="Overlaps")
+    await expect(warning).to_have_text("Overlaps with busy time: Carla Busy 10:00 AM\u201311:00 AM")
+    panel = dialog.locator("#day-panel")
+    await expect(panel.locator(".ec-event", has_text="Busy")).to_be_visible()  # private: no details
+    await expect(panel).not_to_contain_text("dentist")
+    await shot(page, "form-day-panel")
+
+    await click_at_hour(page, "#day-panel", ".ec-day:last-child", 14)
+    await expect(dialog.get_by_label("Start", exact=True)).to_have_value(today_at(14)[:16])
+    await expect(dialog.get_by_label("End", exact=True)).to_have_value(today_at(15)[:16])
+    await expect(warning).to_be_hidden()
+
+
+async def test_the_danish_page_is_worked_from_the_keyboard(
+    signed_in: tuple[Page, httpx.AsyncClient],
+) -> None:
+    page, api = signed_in
+    assert (await api.patch("/me", json={"language": "da"})).status_code == 200
+    await page.reload()
+    await expect(page.get_by_role("button", name="Nyt møde")).to_be_enabled()
+    await expect(page.get_by_role("button", name="Måned", exact=True)).to_be_visible()
+    first_day = page.locator("#ec .ec-col-head").first
+    await expect(first_day).to_contain_text("man")  # the week starts on Monday in Denmark
+    await shot(page, "week-da")
+
+    await page.get_by_role("button", name="Nyt møde").focus()
+    await page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    await expect(dialog.get_by_label("Emne")).to_be_focused()
+    await page.keyboard.type("Tastaturmøde")
+    reached: list[str] = []
+    for _ in range(40):  # Tab through the form to "save without sending", naming each stop
+        await page.keyboard.press("Tab")
+        name = await page.evaluate(
+            "() => { const e = document.activeElement;"
+            " return e.labels && e.labels.length ? e.labels[0].textContent.trim()"
+            " : (e.getAttribute('aria-label') || e.textContent || '').trim(); }"
+        )
+        reached.append(name)
+        if name == "Gem uden at sende":
+            break
+    assert reached[0] == "Sted"  # subject, then location: the order the form reads in
+    assert all(reached), f"a control without a name: {reached}"
+    await page.keyboard.press("Enter")
+    await expect(dialog).to_be_hidden()
+    [made] = await eventually(lambda: meetings_named(api, "Tastaturmøde"), what="the meeting")
+    assert made["owner_user_id"] == (await api.get("/me")).json()["id"]
+    assert datetime.fromisoformat(made["time"]["start"]) > datetime.now(UTC)

@@ -1,0 +1,56 @@
+"""The browser side of the page's end-to-end tests: Debian's chromium driven by Playwright,
+a signed-in page on the running stack, screenshots to artifacts/screenshots/."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by `make test` (scripts/ensure_chromium.sh)
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def signed_in(stack, browser: Browser) -> AsyncIterator[tuple[Page, httpx.AsyncClient]]:
+    _, _, token = await stack.isolated_admin()
+    context = await browser.new_context(timezone_id="UTC", viewport={"width": 1400, "height": 900})
+    page = await context.new_page()
+    api = httpx.AsyncClient(
+        base_url=stack.api, timeout=30, headers={"Authorization": f"Bearer {token}"}
+    )
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(f"{stack.api}/app/#token={token}")
+    yield page, api
+    await api.aclose()
+    await context.close()
+    assert errors == [], f"the page threw: {errors}"
+
+
+async def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def today_at(hour: int) -> str:
+    return datetime.now(UTC).replace(hour=hour, minute=0, second=0, microsecond=0).isoformat()

@@ -1,0 +1,108 @@
+// The meeting form's side panel: the chosen day in the calendars of the meeting's owner and of
+// the CRM users taking part, so colleagues are not double-booked. Clicking a time there moves
+// the meeting to it (keeping its length); a warning names whoever is busy at the chosen time.
+// Uses `api`, `t`, `state`, `form`, `localInput`, `colourOf`, `nameOf` (app.js, people.js) and
+// `participantUserIds` (participants.js).
+"use strict";
+
+let dayPanel = null;
+let dayEntries = []; // /calendar entries of the panel's users on the chosen day
+let panelTimer = null;
+
+function chosenTimes() {
+  if (form.all_day.checked) {
+    const first = new Date(form.start.value.slice(0, 10) + "T00:00");
+    const last = new Date(form.end.value.slice(0, 10) + "T00:00");
+    return {start: first, end: new Date(last.getTime() + 86400e3)};
+  }
+  return {start: new Date(form.start.value), end: new Date(form.end.value)};
+}
+
+function panelUserIds() {
+  return [...new Set([document.getElementById("f-owner").value, ...participantUserIds()])].filter(Boolean);
+}
+
+// The open meeting itself (or, for a series, the open occurrence) is not a conflict.
+function isOpenMeeting(entry) {
+  const open = state.editing;
+  if (!open || !entry.meeting || entry.meeting.ical_uid !== open.ical_uid) return false;
+  if (!state.occurrence) return entry.meeting.id === open.id;
+  return entry.recurrence_id === state.occurrence.recurrence_id;
+}
+
+function entryTimes(entry) {
+  const at = (value) => new Date(entry.all_day ? value + "T00:00" : value);
+  return {start: at(entry.start), end: at(entry.end)};
+}
+
+async function refreshDayPanel() {
+  const {start, end} = chosenTimes();
+  if (isNaN(start) || isNaN(end)) return;
+  const day = new Date(start);
+  day.setHours(0, 0, 0, 0);
+  const users = panelUserIds();
+  const query = new URLSearchParams({start: day.toISOString(), end: new Date(day.getTime() + 86400e3).toISOString()});
+  for (const id of users) query.append("users", id);
+  dayEntries = users.length ? (await api(`/calendar?${query}`)).filter((e) => !isOpenMeeting(e)) : [];
+  const events = dayEntries.map((entry) => ({
+    ...entryTimes(entry),
+    allDay: entry.all_day,
+    title: entry.busy_only ? t("busy") : entry.meeting.subject,
+    resourceIds: [entry.owner_user_id],
+    backgroundColor: colourOf(entry.owner_user_id),
+  }));
+  events.push({start, end, allDay: form.all_day.checked, resourceIds: users, title: form.subject.value || t("meeting"), classNames: ["planned"]});
+  const resources = users.map((id) => ({id, title: nameOf(id)}));
+  if (!dayPanel) {
+    dayPanel = EventCalendar.create(document.getElementById("day-panel"), {
+      view: "resourceTimeGridDay",
+      locale: state.me.language,
+      headerToolbar: {start: "", center: "title", end: ""},
+      height: "26rem",
+      editable: false,
+      scrollTime: scrollTo(start),
+      date: day,
+      resources,
+      events,
+      dateClick: (info) => moveMeetingTo(info.date),
+    });
+  } else {
+    dayPanel.setOption("date", day);
+    dayPanel.setOption("scrollTime", scrollTo(start));
+    dayPanel.setOption("resources", resources);
+    dayPanel.setOption("events", events);
+  }
+  showOverlap(start, end);
+}
+
+function scrollTo(start) {
+  return `${String(Math.max(start.getHours() - 2, 0)).padStart(2, "0")}:00:00`;
+}
+
+function moveMeetingTo(date) {
+  const {start, end} = chosenTimes();
+  form.all_day.checked = false;
+  form.start.value = localInput(date);
+  form.end.value = localInput(new Date(date.getTime() + Math.max(end - start, 15 * 60e3)));
+  refreshDayPanel();
+}
+
+function showOverlap(start, end) {
+  const time = (d) => d.toLocaleTimeString(state.me.language, {hour: "2-digit", minute: "2-digit"});
+  const clashes = dayEntries
+    .map((entry) => ({entry, ...entryTimes(entry)}))
+    .filter((c) => c.start < end && start < c.end)
+    .map((c) => `${nameOf(c.entry.owner_user_id)} ${c.entry.all_day ? t("allDay") : `${time(c.start)}–${time(c.end)}`}`);
+  const warning = document.getElementById("overlap");
+  warning.textContent = clashes.length ? `${t("overlaps")}: ${clashes.join(", ")}` : "";
+  warning.hidden = !clashes.length;
+}
+
+function scheduleDayPanel() {
+  clearTimeout(panelTimer);
+  panelTimer = setTimeout(refreshDayPanel, 250);
+}
+
+for (const id of ["f-start", "f-end", "f-owner", "f-all_day"]) {
+  document.getElementById(id).addEventListener("change", scheduleDayPanel);
+}
