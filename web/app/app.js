@@ -248,7 +248,8 @@ async function showSyncState() {
   const worst = WORST_FIRST.find((s) => known.some((k) => k.state === s)) || "not_configured";
   const indicator = document.getElementById("sync-state");
   indicator.dataset.state = worst;
-  const message = known.map((k) => k.message).filter(Boolean).join(" · ");
+  // The message of the calendars in the shown (worst) state, not of the others.
+  const message = known.filter((k) => k.state === worst).map((k) => k.message).filter(Boolean).join(" · ");
   indicator.textContent = t(worst) + (message ? `: ${message}` : "");
   const mine = known.find((k) => k.user_id === state.me.id);
   document.getElementById("banner").hidden = !mine || mine.state !== "not_configured";
@@ -260,4 +261,8 @@ async function askForSync(userId = state.me.id, reason = "manual_refresh") {
   await showSyncState();
 }
 
-document.getElementById("refresh").addEventListener("click", () => askForSync());
+// Refresh asks for every shown calendar a sync (another user's only for administrators).
+document.getElementById("refresh").addEventListener("click", async () => {
+  const users = state.me.is_admin ? [...state.shown] : [state.me.id];
+  await Promise.all(users.map((id) => askForSync(id)));
+});

@@ -1,0 +1,148 @@
+"""An administrator connects a colleague's CalDAV calendar from the page; the colleague's
+calendar is then offered, in a colour the administrator changes; an occurrence of the
+colleague's series opened from the page is edited alone; the connection's settings are saved;
+the sync indicator follows a password changed on the server without a page reload."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from icalendar import Calendar, Event
+from playwright.async_api import Page, expect
+
+from calsync_localinfra.radicale import LocalRadicale
+
+from .support import eventually
+from .web_support import shot
+
+pytestmark = pytest.mark.e2e
+
+
+def rgb(hex_colour: str) -> str:
+    red, green, blue = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({red}, {green}, {blue})"
+
+
+def weekly(subject: str, first: datetime) -> str:
+    event = Event()
+    event.add("UID", f"{uuid.uuid4()}@calendar-app.test")
+    event.add("DTSTAMP", datetime.now(UTC))
+    event.add("SUMMARY", subject)
+    event.add("DTSTART", first)
+    event.add("DTEND", first + timedelta(hours=1))
+    event.add("RRULE", {"FREQ": "WEEKLY", "COUNT": 4})
+    calendar = Calendar()
+    calendar.add("PRODID", "-//calendar app//EN")
+    calendar.add("VERSION", "2.0")
+    calendar.add_component(event)
+    return calendar.to_ical().decode()
+
+
+async def test_an_administrator_connects_a_colleagues_calendar_from_the_page(
+    signed_in: tuple[Page, httpx.AsyncClient], e2e_radicale: LocalRadicale
+) -> None:
+    page, api = signed_in
+    carla = (
+        await api.post(
+            "/users", json={"name": "Carla Dav", "email": f"cd-{uuid.uuid4().hex[:6]}@example.com"}
+        )
+    ).json()
+    demo = (await api.post("/meeting-types", json={"name": "Demo"})).json()
+    login = f"c{uuid.uuid4().hex[:10]}"
+    e2e_radicale.add_user(login, "carla-password")
+    work = e2e_radicale.make_calendar(login, "work", "Work")
+    e2e_radicale.make_calendar(login, "demos", "Demos")
+    first = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+    async with httpx.AsyncClient(auth=(login, "carla-password")) as dav:
+        put = await dav.put(work + "series.ics", content=weekly("Weekly pipeline", first))
+        assert put.status_code == 201
+    mine = await api.post(
+        "/meetings",
+        json={
+            "subject": "Admin lunch",
+            "start": (first + timedelta(hours=3)).isoformat(),
+            "end": (first + timedelta(hours=4)).isoformat(),
+            "timezone": "UTC",
+        },
+    )
+    assert mine.status_code == 201, mine.text
+    await page.reload()
+    await expect(page.get_by_role("button", name="Calendar connection")).to_be_enabled()
+    people = page.locator("#people")
+    await expect(people.get_by_role("checkbox", name="Carla Dav")).to_have_count(
+        0
+    )  # not connected: not offered
+
+    # The administrator sets up Carla's connection.
+    await page.get_by_role("button", name="Calendar connection").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_label("For the user").select_option(label="Carla Dav")
+    await expect(dialog.locator("#connection-current")).to_have_text("No calendar is connected.")
+    await dialog.get_by_label("Server address").fill(e2e_radicale.url)
+    await dialog.get_by_label("Username").fill(login)
+    await dialog.get_by_label("Password").fill("carla-password")
+    await dialog.get_by_role("button", name="Test the connection").click()
+    await expect(dialog.locator("#verdict")).to_have_attribute("data-verdict", "ok")
+    await dialog.get_by_label("Work").check()
+    await dialog.get_by_label("Demos").check()
+    await dialog.get_by_role("button", name="Save and subscribe").click()
+    await expect(dialog).to_be_hidden()
+    connection = await api.get(f"/users/{carla['id']}/calendar-connection")
+    assert connection.status_code == 200, connection.text
+    assert connection.json()["username"] == login
+
+    # Carla's calendar is offered now, in a colour the administrator changes.
+    await page.reload()
+    await people.get_by_role("checkbox", name="Carla Dav").check()
+    occurrence = page.locator("#ec .ec-event", has_text="Weekly pipeline")
+    await expect(occurrence.first).to_be_visible(timeout=60_000)
+    await people.get_by_label("Colour of Carla Dav").fill("#aa3377")
+    await expect(occurrence.first).to_have_css("background-color", "rgb(170, 51, 119)")
+    assert (await api.get(f"/users/{carla['id']}")).json()["display_colour"] == "#aa3377"
+    own_colour = (await api.get("/me")).json()["display_colour"]
+    lunch = page.locator("#ec .ec-event", has_text="Admin lunch").first
+    await expect(lunch).to_have_css("background-color", rgb(own_colour))  # two users, two colours
+    await expect(page.locator("#sync-state")).to_have_attribute(
+        "data-state", "in_sync", timeout=60_000
+    )
+    await shot(page, "two-calendars")
+
+    # Opening this week's occurrence edits it alone.
+    await occurrence.first.click()
+    form = page.get_by_role("dialog")
+    await expect(form.get_by_text("This is one occurrence of a series")).to_be_visible()
+    await form.get_by_label("Location").fill("Room 7")
+    await form.get_by_role("button", name="Save without sending").click()
+    await expect(form).to_be_hidden()
+
+    async def override() -> list[dict[str, Any]]:
+        found = (await api.get("/meetings", params={"q": "Weekly pipeline"})).json()["items"]
+        return [m for m in found if m["series_id"] and m["location"] == "Room 7"]
+
+    [edited] = await eventually(override, what="the occurrence's override")
+    assert datetime.fromisoformat(edited["recurrence_id"]) == first
+
+    # The connection's settings: Demo meetings go to the Demos calendar; a six-month window.
+    await page.get_by_role("button", name="Calendar connection").click()
+    await dialog.get_by_label("For the user").select_option(label="Carla Dav")
+    await dialog.get_by_label("Demo").select_option(label="Demos")
+    await dialog.get_by_label("Months ahead").fill("6")
+    await dialog.get_by_role("button", name="Save settings").click()
+    await expect(dialog.locator("#se-form")).to_have_text("Saved.")
+    saved = (await api.get(f"/users/{carla['id']}/calendar-connection")).json()
+    demos = next(c["id"] for c in saved["calendars"] if c["name"] == "Demos")
+    assert saved["calendar_by_meeting_type"] == {demo["id"]: demos}
+    assert (await api.get("/settings/sync-window")).json()["months_ahead"] == 6
+    await dialog.get_by_role("button", name="Back to calendar").click()
+
+    # Carla changes her password on the server: the indicator follows without a reload.
+    e2e_radicale.add_user(login, "changed-elsewhere")
+    await page.get_by_role("button", name="Refresh").click()
+    await expect(page.locator("#sync-state")).to_have_attribute(
+        "data-state", "needs_reauth", timeout=60_000
+    )
+    await expect(page.locator("#sync-state")).to_contain_text("Needs re-authorisation")
