@@ -40,6 +40,12 @@ COPY . .
 RUN uv pip sync --python /opt/venv/bin/python requirements.lock \
     && /opt/venv/bin/python -m compileall -q libs services
 
+# --- web: the calendar page's one npm package, exactly as web/package-lock.json pins it ----------
+FROM node:20-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
 # --- runtime: no uv, no pip cache, non-root ---------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 
@@ -55,6 +61,9 @@ RUN groupadd --system --gid 10001 calsync \
 # The editable installs point at /app/libs/* and /app/services/*, so the workspace lives at /app.
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app /app
+# crm_api serves the calendar page at /app/ (web/app) with the calendar bundle at /app/vendor/.
+COPY --from=web /web/node_modules /app/web/node_modules
+ENV WEB_ROOT=/app/web
 WORKDIR /app
 
 # Numeric, so Kubernetes' runAsNonRoot can verify it.

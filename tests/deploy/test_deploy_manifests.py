@@ -868,9 +868,14 @@ def test_dockerfile_builds_from_the_lockfile():
     base = re.search(r"^ARG PYTHON_IMAGE=(\S+)", text, flags=re.MULTILINE)
     assert base
     assert base.group(1) == "python:3.11-slim"
-    froms = re.findall(r"^FROM\s+(\S+)", text, flags=re.MULTILINE)
+    froms = re.findall(r"^FROM\s+(\S+) AS (\S+)", text, flags=re.MULTILINE)
     assert froms
-    assert all(f in ("${PYTHON_IMAGE}", "python:3.11-slim") for f in froms)
+    # Python stages on the one base; the calendar page's npm package in its own Node stage.
+    assert all(f in ("${PYTHON_IMAGE}", "python:3.11-slim") for f, stage in froms if stage != "web")
+    assert ("node:20-slim", "web") in froms
+    assert "npm ci --omit=dev" in text
+    assert "COPY --from=web /web/node_modules /app/web/node_modules" in text
+    assert "ENV WEB_ROOT=/app/web" in text
     pinned = re.search(r"UV_VERSION=(\S+)", (REPO / "scripts" / "bootstrap.sh").read_text())
     assert pinned
     assert f'"uv=={pinned.group(1)}"' in text, "the image's uv = bootstrap.sh's uv"
@@ -905,7 +910,9 @@ def test_dockerignore_keeps_what_the_lockfile_installs():
     lock = (REPO / "requirements.lock").read_text()
     members = re.findall(r"^-e \./(\S+)", lock, flags=re.MULTILINE)
     assert members
-    needed = ["requirements.lock"]
+    assert dockerignored("web/node_modules/@event-calendar/build/package.json", patterns)
+    needed = ["requirements.lock", "web/package.json", "web/package-lock.json"]
+    needed += [str(p.relative_to(REPO)) for p in (REPO / "web" / "app").iterdir()]
     for member in members:
         needed.append(f"{member}/pyproject.toml")
         needed += [str(p.relative_to(REPO)) for p in (REPO / member / "src").rglob("*.py")]
