@@ -149,3 +149,28 @@ async def test_the_danish_page_is_worked_from_the_keyboard(
     [made] = await eventually(lambda: meetings_named(api, "Tastaturmøde"), what="the meeting")
     assert made["owner_user_id"] == (await api.get("/me")).json()["id"]
     assert datetime.fromisoformat(made["time"]["start"]) > datetime.now(UTC)
+
+
+WORDS = {  # (language, "New meeting", "Month", the week's first day in the column heads)
+    "sv": ("Nytt möte", "Månad", "mån"),
+    "nl": ("Nieuwe afspraak", "Maand", "ma"),
+    "pl": ("Nowe spotkanie", "Miesiąc", "pon"),
+    "en": ("New meeting", "Month", "Sun"),
+}
+
+
+async def test_every_language_has_every_word_and_its_own_week(
+    signed_in: tuple[Page, httpx.AsyncClient],
+) -> None:
+    page, api = signed_in
+    for language, (new_meeting, month, first_day) in WORDS.items():
+        assert (await api.patch("/me", json={"language": language})).status_code == 200
+        await page.reload()
+        await expect(page.get_by_role("button", name=new_meeting)).to_be_enabled()
+        await expect(page.get_by_role("button", name=month, exact=True)).to_be_visible()
+        await expect(page.locator("#ec .ec-col-head").first).to_contain_text(first_day)
+        missing = await page.evaluate(
+            "(lang) => Object.keys(TEXTS.en).filter((key) => !(key in TEXTS[lang]))", language
+        )
+        assert missing == [], f"{language} lacks {missing}"
+        await shot(page, f"week-{language}")
