@@ -47,15 +47,23 @@ async def test_a_slot_click_makes_a_meeting_which_is_then_edited_and_deleted(
     await expect(dialog).to_be_visible()
     await expect(dialog.get_by_label("Start", exact=True)).to_have_value(today_at(10)[:16])
     await dialog.get_by_label("Subject").fill("Slot meeting")
+    description = dialog.get_by_role("textbox", name="Description")
+    await description.click()
+    await page.keyboard.type("Bring ")
+    await dialog.get_by_role("button", name="Bold").click()
+    await page.keyboard.type("the contract")
     await dialog.get_by_role("button", name="Save without sending").click()
     await expect(dialog).to_be_hidden()
     event = page.locator("#ec .ec-event", has_text="Slot meeting")
     await expect(event.first).to_be_visible()
     [made] = await eventually(lambda: meetings_named(api, "Slot meeting"), what="the meeting")
     assert datetime.fromisoformat(made["time"]["start"]) == datetime.fromisoformat(today_at(10))
+    assert made["description"] == "Bring the contract"  # what providers get
+    assert "<strong>the contract</strong>" in made["description_html"]
 
     await event.first.click()  # edit
     await expect(dialog.get_by_label("Subject")).to_have_value("Slot meeting")
+    await expect(description.locator("strong")).to_have_text("the contract")
     await dialog.get_by_label("Subject").fill("Slot meeting, moved")
     await dialog.get_by_label("End", exact=True).fill(today_at(12)[:16])
     await dialog.get_by_role("button", name="Save without sending").click()

@@ -161,10 +161,10 @@ async function openForm(meeting, start, end, occurrence = null) {
   if (meeting) {
     form.subject.value = meeting.subject;
     form.location.value = meeting.location;
-    form.description.value = meeting.description;
     start = occurrence ? occurrence.start : new Date(meeting.time.start || meeting.time.start_date);
     end = occurrence ? occurrence.end : new Date(meeting.time.end || meeting.time.end_date);
   }
+  setDescription(meeting); // description.js
   form.start.value = localInput(start || nextHour());
   form.end.value = localInput(end || new Date((start || nextHour()).getTime() + 3600e3));
   const partOfSeries = Boolean(meeting && (meeting.recurrence || meeting.series_id));
@@ -187,7 +187,7 @@ async function saveMeeting(send) {
   const body = {
     subject: form.subject.value,
     location: form.location.value,
-    description: form.description.value,
+    ...descriptionParts(), // description.js
     ...timeParts(), // participants.js
     ...crmParts(),
     send_invitations: send,

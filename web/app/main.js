@@ -8,6 +8,7 @@ async function start() {
   await loadPeople();
   state.shown.add(state.me.id);
   translatePage();
+  labelDescriptionEditor();
   renderPeople();
   createCalendar();
   for (const id of ["new-meeting", "open-connection"]) document.getElementById(id).disabled = false;

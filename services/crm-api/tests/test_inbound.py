@@ -280,3 +280,18 @@ async def test_rule4_an_imported_occurrence_joins_its_series_and_is_matched_by_r
     again = await world.apply(relisted)
     assert again.meeting_id == created.meeting_id
     assert await world.count(Meeting) == 2
+
+
+async def test_the_formatting_survives_an_echo_and_goes_with_a_provider_text_edit(world) -> None:
+    created = await world.apply(world.change())
+    client = world.api.client(world.caller)
+    url = f"/meetings/{created.meeting_id}"
+    saved = await client.patch(url, json={"description_html": "<p><strong>Agenda</strong></p>"})
+    assert saved.json()["description"] == "Agenda"
+    # The provider echoes what we wrote (plain text): the formatting stays.
+    await world.apply(world.change(tag="e2", base_version=2, description="Agenda"))
+    assert (await client.get(url)).json()["description_html"] == "<p><strong>Agenda</strong></p>"
+    # The text is changed in the calendar program: its plain text replaces the formatted one.
+    await world.apply(world.change(tag="e3", base_version=2, description="Agenda, new"))
+    meeting = (await client.get(url)).json()
+    assert (meeting["description"], meeting["description_html"]) == ("Agenda, new", "")

@@ -232,3 +232,26 @@ async def test_listing_filters_and_pages(api) -> None:
     assert [m["subject"] for m in window.json()["items"]] == ["Topic 1"]
     found = await client.get("/meetings", params={"q": "topic 4"})
     assert found.json()["total"] == 1
+
+
+async def test_a_formatted_description_is_sanitised_and_providers_get_its_text(api) -> None:
+    _, _admin, user = await api.tenant()
+    client = api.client(user)
+    html = '<p>Bring the <strong>contract</strong><img src=x onerror="steal()"></p>'
+    created = await client.post("/meetings", json=body(description_html=html))
+    assert created.status_code == 201, created.text
+    meeting = created.json()
+    assert meeting["description_html"] == "<p>Bring the <strong>contract</strong></p>"
+    assert meeting["description"] == "Bring the contract"
+    [row] = await outbox_rows(api)
+    assert row["payload"]["payload"]["meeting"]["description"] == "Bring the contract"
+
+    url = f"/meetings/{meeting['id']}"
+    formatted = await client.patch(url, json={"description_html": "<ul><li>Prices</li></ul>"})
+    assert formatted.json()["description"] == "• Prices"
+    plain = await client.patch(url, json={"description": "Just text"})
+    assert (plain.json()["description"], plain.json()["description_html"]) == ("Just text", "")
+
+    too_long = await client.patch(url, json={"description_html": "x" * 50_001})
+    assert too_long.status_code == 422
+    assert too_long.json()["detail"][0]["loc"] == ["body", "description_html"]

@@ -118,7 +118,13 @@ class MeetingSnapshot(Frozen):
     meeting_type_id: UUID | None = None
     subject: str
     location: str = ""
-    description: str = ""
+    description: str = Field(default="", description="Plain text: what providers receive.")
+    description_html: str = Field(
+        default="",
+        description="The description as formatted in the CRM (sanitised HTML: paragraphs, "
+        "bold, italic, underline, lists, links); empty when it is plain text, e.g. written in "
+        "a calendar program.",
+    )
     time: MeetingTime
     private: bool = False
     status: MeetingStatus = MeetingStatus.CONFIRMED

@@ -107,17 +107,22 @@ def create_app(
     return app
 
 
-CALENDAR_BUNDLE = Path("node_modules/@event-calendar/build/dist")
+# URL path -> the prebuilt files of a package of web/package.json, under web/node_modules.
+VENDOR_BUNDLES = {
+    "/app/vendor/quill": Path("node_modules/quill/dist"),  # the description's editor (BSD-3)
+    "/app/vendor": Path("node_modules/@event-calendar/build/dist"),  # the calendar (MIT)
+}
 
 
 def mount_web_page(app: FastAPI, web_root: str) -> None:
     """The CRM calendar page at /app/ (static files: it talks to this API like any client) and
-    the calendar component's bundle at /app/vendor/. Not mounted when ``WEB_ROOT`` is unset."""
+    its npm packages' bundles under /app/vendor/. Not mounted when ``WEB_ROOT`` is unset."""
     if not web_root:
         return
     root = Path(web_root)
-    if (root / CALENDAR_BUNDLE).is_dir():
-        app.mount("/app/vendor", StaticFiles(directory=root / CALENDAR_BUNDLE), name="vendor")
+    for path, bundle in VENDOR_BUNDLES.items():  # the longer path first: mounts match in order
+        if (root / bundle).is_dir():
+            app.mount(path, StaticFiles(directory=root / bundle), name=path.rsplit("/", 1)[-1])
     app.mount("/app", StaticFiles(directory=root / "app", html=True), name="web")
 
 

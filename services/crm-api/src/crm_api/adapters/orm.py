@@ -151,6 +151,7 @@ class Meeting(Base):
     subject: Mapped[str] = mapped_column(String(500))
     location: Mapped[str] = mapped_column(String(500), server_default="")
     description: Mapped[str] = mapped_column(Text, server_default="")
+    description_html: Mapped[str] = mapped_column(Text, server_default="")
     all_day: Mapped[bool] = mapped_column(Boolean)
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     """Timed: the start. All-day: midnight UTC of the start date (for window queries only)."""

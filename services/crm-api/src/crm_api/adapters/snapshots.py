@@ -94,6 +94,7 @@ def meeting_snapshot(meeting: Meeting) -> MeetingSnapshot:
         subject=meeting.subject,
         location=meeting.location,
         description=meeting.description,
+        description_html=meeting.description_html,
         time=meeting_time(meeting),
         private=meeting.private,
         status=MeetingStatus(meeting.status),

@@ -12,6 +12,16 @@ from crm_api.schemas.types import CrmDate, CrmDatetime
 
 Text = Annotated[str, Field(max_length=500)]
 LongText = Annotated[str, Field(max_length=20_000)]
+FormattedText = Annotated[
+    str | None,
+    Field(
+        default=None,
+        max_length=50_000,
+        description="The description formatted (HTML from the meeting form's editor). It is "
+        "sanitised, and `description` becomes its plain text; a plain `description` alone "
+        "clears it.",
+    ),
+]
 
 
 class Strict(BaseModel):
@@ -44,6 +54,7 @@ class MeetingCreate(MeetingTimeIn):
     subject: Annotated[str, Field(min_length=1, max_length=500)]
     location: Text = ""
     description: LongText = ""
+    description_html: FormattedText = None
     owner_user_id: uuid.UUID | None = Field(
         default=None,
         description=(
@@ -78,6 +89,7 @@ class MeetingPatch(Strict):
     subject: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     location: Text | None = None
     description: LongText | None = None
+    description_html: FormattedText = None
     owner_user_id: uuid.UUID | None = None
     meeting_type_id: uuid.UUID | None = None
     all_day: bool | None = None

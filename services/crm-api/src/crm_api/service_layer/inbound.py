@@ -251,6 +251,8 @@ async def _apply_fields(
     for name in ("subject", "location", "description", "private", "status"):
         if name in changes:
             setattr(meeting, name, changes[name])
+    if "description" in changes:
+        meeting.description_html = ""  # the calendar program's plain text replaces the formatting
     if "time" in changes:
         set_meeting_time(
             meeting,

@@ -20,6 +20,7 @@ from crm_api.domain.meetings import (
     refuse_recurrence,
     validate_custom_fields,
 )
+from crm_api.domain.rich_text import plain_text, sanitise
 from crm_api.errors import Invalid
 from crm_api.schemas.meetings import MeetingCreate, MeetingPatch
 from crm_api.service_layer import invitations, meetings
@@ -41,13 +42,15 @@ async def create(session: AsyncSession, caller: Caller, body: MeetingCreate) -> 
     await invitations.choose_template(
         session, tenant, body.template_id, body.invitation_subject, body.invitation_body
     )
+    text, formatted = _description(body.description, body.description_html)
     draft = MeetingDraft(
         owner_user_id=owner,
         # Booking on behalf: the meeting lives in the owner's calendar only (not the booker's).
         booked_by_user_id=caller.user_id if owner != caller.user_id else None,
         subject=body.subject,
         location=body.location,
-        description=body.description,
+        description=text,
+        description_html=formatted,
         meeting_type_id=body.meeting_type_id,
         time=build_time(**body.model_dump(include=set(TIME_FIELDS))),
         private=body.private,
@@ -78,9 +81,13 @@ async def patch(
     meetings.check_if_match(if_match, meeting.version)
     previous = meeting_snapshot(meeting)
     given = body.model_fields_set
-    for name in ("subject", "location", "description", "private"):
+    for name in ("subject", "location", "private"):
         if name in given and getattr(body, name) is not None:
             setattr(meeting, name, getattr(body, name))
+    if body.description_html is not None or body.description is not None:
+        meeting.description, meeting.description_html = _description(
+            body.description, body.description_html
+        )
     if "status" in given and body.status is not None:
         meeting.status = body.status.value
     if "owner_user_id" in given and body.owner_user_id is not None:
@@ -123,6 +130,15 @@ async def _choose_template(session: AsyncSession, meeting: Meeting, body: Meetin
     meeting.invitation_template_id = template_id
     meeting.invitation_subject = subject
     meeting.invitation_body = text
+
+
+def _description(text: str | None, html: str | None) -> tuple[str, str]:
+    """The formatted description wins: its plain text is what providers get. A plain text
+    alone (an API client, a provider) leaves no formatting behind."""
+    if html is None:
+        return text or "", ""
+    clean = sanitise(html)
+    return plain_text(clean), clean
 
 
 def _patched_time(current: MeetingTime, body: MeetingPatch) -> MeetingTime:

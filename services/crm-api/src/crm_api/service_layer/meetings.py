@@ -82,6 +82,7 @@ class MeetingDraft:
     time: MeetingTime
     location: str = ""
     description: str = ""
+    description_html: str = ""
     meeting_type_id: uuid.UUID | None = None
     booked_by_user_id: uuid.UUID | None = None
     private: bool = False
@@ -209,6 +210,7 @@ async def create_meeting(
         subject=draft.subject,
         location=draft.location,
         description=draft.description,
+        description_html=draft.description_html,
         private=draft.private,
         status=draft.status,
         custom_fields=draft.custom_fields or {},

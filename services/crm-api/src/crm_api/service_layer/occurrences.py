@@ -90,6 +90,7 @@ def override_draft(series: MeetingSnapshot, occurrence: Occurrence) -> MeetingDr
         subject=series.subject,
         location=series.location,
         description=series.description,
+        description_html=series.description_html,
         meeting_type_id=series.meeting_type_id,
         time=_occurrence_time(series.time, occurrence),
         private=series.private,
