@@ -43,6 +43,23 @@ async def test_views_show_the_meetings_of_the_week(
         await page.get_by_role("button", name=view, exact=True).click()
         await expect(page.locator(".ec-event", has_text="Board review").first).to_be_visible()
         await shot(page, view.lower())
+    # Go to a date: a meeting six weeks ahead shows in that week.
+    later = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(
+        weeks=6
+    )
+    ahead = await api.post(
+        "/meetings",
+        json={
+            "subject": "Six weeks on",
+            "start": later.isoformat(),
+            "end": (later + timedelta(hours=1)).isoformat(),
+            "timezone": "UTC",
+        },
+    )
+    assert ahead.status_code == 201, ahead.text
+    await page.get_by_role("button", name="Week", exact=True).click()
+    await page.get_by_label("Go to date").fill(later.date().isoformat())
+    await expect(page.locator(".ec-event", has_text="Six weeks on").first).to_be_visible()
     await expect(page.locator("#sync-state")).to_contain_text("Not synchronised")
     await expect(
         page.get_by_text("Your calendar is not synchronised with the CRM yet")

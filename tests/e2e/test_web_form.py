@@ -182,3 +182,61 @@ async def test_every_language_has_every_word_and_its_own_week(
         )
         assert missing == [], f"{language} lacks {missing}"
         await shot(page, f"week-{language}")
+
+
+async def test_dragging_moves_a_meeting_and_its_edge_changes_its_length(
+    signed_in: tuple[Page, httpx.AsyncClient],
+) -> None:
+    page, api = signed_in
+    made = await api.post(
+        "/meetings",
+        json={"subject": "Drag me", "start": today_at(10), "end": today_at(11), "timezone": "UTC"},
+    )
+    assert made.status_code == 201, made.text
+    url = f"/meetings/{made.json()['id']}"
+    await page.reload()
+    event = page.locator("#ec .ec-event", has_text="Drag me").first
+    await expect(event).to_be_visible()
+    await event.scroll_into_view_if_needed()
+    hour = await hour_height(page)
+
+    box = await event.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + 10
+    await page.mouse.move(x, y)
+    await page.mouse.down()
+    await page.mouse.move(x, y + hour, steps=12)
+    await page.mouse.up()
+
+    async def moved() -> dict[str, Any] | None:
+        time = (await api.get(url)).json()["time"]
+        return time if time["start"].startswith(today_at(11)[:16]) else None
+
+    time = await eventually(moved, what="the dragged meeting")
+    assert datetime.fromisoformat(time["end"]) == datetime.fromisoformat(today_at(12))
+
+    box = await event.bounding_box()
+    assert box is not None
+    edge = box["y"] + box["height"] - 3
+    await event.hover()
+    await page.mouse.move(x, edge)
+    await page.mouse.down()
+    await page.mouse.move(x, edge + hour, steps=12)
+    await page.mouse.up()
+
+    async def longer() -> dict[str, Any] | None:
+        time = (await api.get(url)).json()["time"]
+        return time if time["end"].startswith(today_at(13)[:16]) else None
+
+    time = await eventually(longer, what="the resized meeting")
+    assert time["start"].startswith(today_at(11)[:16])
+
+
+async def hour_height(page: Page) -> float:
+    """The height of an hour in the week grid, from two hour labels in its sidebar."""
+    labels = page.locator("#ec .ec-body .ec-sidebar .ec-slot")
+    ten = await labels.filter(has=page.locator("time[datetime$='T10:00:00']")).bounding_box()
+    eleven = await labels.filter(has=page.locator("time[datetime$='T11:00:00']")).bounding_box()
+    assert ten is not None
+    assert eleven is not None
+    return float(eleven["y"] - ten["y"])

@@ -228,6 +228,9 @@ document.getElementById("delete-meeting").addEventListener("click", async () => 
   calendar.refetchEvents();
 });
 document.getElementById("new-meeting").addEventListener("click", () => openForm(null));
+document.getElementById("goto").addEventListener("change", (event) => {
+  if (event.target.value) calendar.setOption("date", new Date(event.target.value + "T00:00"));
+});
 document.getElementById("weekends").addEventListener("change", (event) => {
   calendar.setOption("hiddenDays", event.target.checked ? [] : [0, 6]);
 });
