@@ -43,7 +43,9 @@ async function refreshDayPanel() {
   const users = panelUserIds();
   const query = new URLSearchParams({start: day.toISOString(), end: new Date(day.getTime() + 86400e3).toISOString()});
   for (const id of users) query.append("users", id);
-  dayEntries = users.length ? (await api(`/calendar?${query}`)).filter((e) => !isOpenMeeting(e)) : [];
+  // Without the panel's data the form still works: it shows no one busy rather than failing.
+  const entries = users.length ? await api(`/calendar?${query}`).catch(() => []) : [];
+  dayEntries = entries.filter((e) => !isOpenMeeting(e));
   const events = dayEntries.map((entry) => ({
     ...entryTimes(entry),
     allDay: entry.all_day,
