@@ -197,7 +197,7 @@ async def test_dragging_moves_a_meeting_and_its_edge_changes_its_length(
     await page.reload()
     event = page.locator("#ec .ec-event", has_text="Drag me").first
     await expect(event).to_be_visible()
-    await event.scroll_into_view_if_needed()
+    await event.evaluate("(e) => e.scrollIntoView({block: 'center'})")  # no auto-scroll at an edge
     hour = await hour_height(page)
 
     box = await event.bounding_box()
@@ -240,3 +240,49 @@ async def hour_height(page: Page) -> float:
     assert ten is not None
     assert eleven is not None
     return float(eleven["y"] - ten["y"])
+
+
+async def test_dragging_across_slots_prefills_the_form_and_all_day_takes_an_organisation(
+    signed_in: tuple[Page, httpx.AsyncClient],
+) -> None:
+    page, api = signed_in
+    firm = await api.post("/organisations", json={"name": "Nordhavn Shipping"})
+    assert firm.status_code == 201, firm.text
+    await page.reload()
+    await expect(page.get_by_role("button", name="New meeting")).to_be_enabled()
+    hour = await hour_height(page)
+    two = page.locator("#ec .ec-body .ec-sidebar .ec-slot").filter(
+        has=page.locator("time[datetime$='T14:00:00']")
+    )
+    await two.evaluate("(e) => e.scrollIntoView({block: 'center'})")  # no auto-scroll at an edge
+    label = await two.bounding_box()
+    column = await page.locator("#ec .ec-body .ec-day.ec-today").first.bounding_box()
+    assert column is not None
+    assert label is not None
+    x, y = column["x"] + column["width"] / 2, label["y"] + label["height"] / 2 + 6
+    await page.mouse.move(x, y)
+    await page.mouse.down()
+    await page.mouse.move(x, y + 1.5 * hour, steps=12)  # 14:00 to 16:00 (slots of half an hour)
+    await page.mouse.up()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog.get_by_label("Start", exact=True)).to_have_value(today_at(14)[:16])
+    await expect(dialog.get_by_label("End", exact=True)).to_have_value(today_at(16)[:16])
+
+    await dialog.get_by_label("Subject").fill("Harbour day")
+    await dialog.get_by_label("All day").check()
+    await dialog.get_by_label("Participants").press_sequentially("Nordhavn", delay=50)
+    await expect(page.locator("#participant-options option")).to_have_count(1)
+    await dialog.get_by_label("Participants").fill("Nordhavn Shipping — organisation")
+    await dialog.get_by_role("button", name="Save without sending").click()
+    await expect(dialog).to_be_hidden()
+    [made] = await eventually(lambda: meetings_named(api, "Harbour day"), what="the meeting")
+    today = today_at(0)[:10]
+    assert made["time"]["kind"] == "all_day"
+    assert made["time"]["start_date"] == today
+    assert [(p["kind"], p["name"]) for p in made["participants"]] == [
+        ("organisation", "Nordhavn Shipping")
+    ]
+    await expect(page.locator("#ec .ec-header .ec-event", has_text="Harbour day")).to_be_visible()
+    # Hiding the weekend drops Saturday and Sunday from the week.
+    await page.get_by_label("Weekends").uncheck()
+    await expect(page.locator("#ec .ec-col-head")).to_have_count(5)
