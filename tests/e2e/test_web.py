@@ -16,7 +16,7 @@ from playwright.async_api import Browser, Page, expect
 from calsync_localinfra.radicale import LocalRadicale
 
 from .support import eventually
-from .web_support import shot, today_at
+from .web_support import reload, shot, today_at
 
 pytestmark = pytest.mark.e2e
 
@@ -162,7 +162,7 @@ async def test_the_form_books_a_person_into_a_colleagues_calendar(
     assert colleague.status_code == 201, colleague.text
     person = await api.post("/persons", json={"name": "Petra Person", "email": "petra@example.com"})
     assert person.status_code == 201, person.text
-    await page.reload()  # the page knows the colleague now
+    await reload(page)  # the page knows the colleague now
 
     await page.get_by_role("button", name="New meeting").click()
     dialog = page.get_by_role("dialog")

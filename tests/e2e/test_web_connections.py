@@ -17,7 +17,7 @@ from playwright.async_api import Page, expect
 from calsync_localinfra.radicale import LocalRadicale
 
 from .support import eventually
-from .web_support import shot
+from .web_support import reload, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -70,7 +70,7 @@ async def test_an_administrator_connects_a_colleagues_calendar_from_the_page(
         },
     )
     assert mine.status_code == 201, mine.text
-    await page.reload()
+    await reload(page)
     await expect(page.get_by_role("button", name="Calendar connection")).to_be_enabled()
     people = page.locator("#people")
     await expect(people.get_by_role("checkbox", name="Carla Dav")).to_have_count(
@@ -96,7 +96,7 @@ async def test_an_administrator_connects_a_colleagues_calendar_from_the_page(
     assert connection.json()["username"] == login
 
     # Carla's calendar is offered now, in a colour the administrator changes.
-    await page.reload()
+    await reload(page)
     await people.get_by_role("checkbox", name="Carla Dav").check()
     occurrence = page.locator("#ec .ec-event", has_text="Weekly pipeline")
     await expect(occurrence.first).to_be_visible(timeout=60_000)

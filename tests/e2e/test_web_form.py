@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from .support import eventually
-from .web_support import shot, today_at
+from .web_support import box_of, reload, shot, today_at
 
 pytestmark = pytest.mark.e2e
 
@@ -99,7 +99,7 @@ async def test_the_participants_day_warns_of_an_overlap_and_a_click_there_moves_
         },
     )
     assert busy.status_code == 201, busy.text
-    await page.reload()
+    await reload(page)
     await page.get_by_role("button", name="New meeting").click()
     dialog = page.get_by_role("dialog")
     await dialog.get_by_label("Subject").fill("Planning")
@@ -127,7 +127,7 @@ async def test_the_danish_page_is_worked_from_the_keyboard(
 ) -> None:
     page, api = signed_in
     assert (await api.patch("/me", json={"language": "da"})).status_code == 200
-    await page.reload()
+    await reload(page)
     await expect(page.get_by_role("button", name="Nyt møde")).to_be_enabled()
     await expect(page.get_by_role("button", name="Måned", exact=True)).to_be_visible()
     first_day = page.locator("#ec .ec-col-head").first
@@ -173,7 +173,7 @@ async def test_every_language_has_every_word_and_its_own_week(
     page, api = signed_in
     for language, (new_meeting, month, first_day) in WORDS.items():
         assert (await api.patch("/me", json={"language": language})).status_code == 200
-        await page.reload()
+        await reload(page)
         await expect(page.get_by_role("button", name=new_meeting)).to_be_enabled()
         await expect(page.get_by_role("button", name=month, exact=True)).to_be_visible()
         await expect(page.locator("#ec .ec-col-head").first).to_contain_text(first_day)
@@ -194,14 +194,13 @@ async def test_dragging_moves_a_meeting_and_its_edge_changes_its_length(
     )
     assert made.status_code == 201, made.text
     url = f"/meetings/{made.json()['id']}"
-    await page.reload()
+    await reload(page)
     event = page.locator("#ec .ec-event", has_text="Drag me").first
     await expect(event).to_be_visible()
     await event.evaluate("(e) => e.scrollIntoView({block: 'center'})")  # no auto-scroll at an edge
     hour = await hour_height(page)
 
-    box = await event.bounding_box()
-    assert box is not None
+    box = await box_of(page, event)
     x, y = box["x"] + box["width"] / 2, box["y"] + 10
     await page.mouse.move(x, y)
     await page.mouse.down()
@@ -215,8 +214,8 @@ async def test_dragging_moves_a_meeting_and_its_edge_changes_its_length(
     time = await eventually(moved, what="the dragged meeting")
     assert datetime.fromisoformat(time["end"]) == datetime.fromisoformat(today_at(12))
 
-    box = await event.bounding_box()
-    assert box is not None
+    await expect(event).to_contain_text("11:00")  # redrawn at its new time
+    box = await box_of(page, event)
     edge = box["y"] + box["height"] - 3
     await event.hover()
     await page.mouse.move(x, edge)
@@ -248,7 +247,7 @@ async def test_dragging_across_slots_prefills_the_form_and_all_day_takes_an_orga
     page, api = signed_in
     firm = await api.post("/organisations", json={"name": "Nordhavn Shipping"})
     assert firm.status_code == 201, firm.text
-    await page.reload()
+    await reload(page)
     await expect(page.get_by_role("button", name="New meeting")).to_be_enabled()
     hour = await hour_height(page)
     two = page.locator("#ec .ec-body .ec-sidebar .ec-slot").filter(

@@ -3,13 +3,14 @@ a signed-in page on the running stack, screenshots to artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, FloatRect, Locator, Page, async_playwright, expect
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by `make test` (scripts/ensure_chromium.sh)
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
@@ -41,10 +42,33 @@ async def signed_in(stack, browser: Browser) -> AsyncIterator[tuple[Page, httpx.
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     await page.goto(f"{stack.api}/app/#token={token}")
+    await settled(page)
     yield page, api
     await api.aclose()
     await context.close()
     assert errors == [], f"the page threw: {errors}"
+
+
+async def settled(page: Page) -> None:
+    """The page has loaded its data and drawn the sync state (the banner included): nothing
+    moves under the pointer any more."""
+    await expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=15_000)
+
+
+async def box_of(page: Page, locator: Locator) -> FloatRect:
+    """Where an element is once the calendar has stopped fetching and redrawing its events."""
+    for _ in range(50):
+        await expect(page.locator("body")).to_have_attribute("data-loading", "false")
+        box = await locator.bounding_box()
+        if box is not None:
+            return box
+        await asyncio.sleep(0.1)  # redrawn between the two lines: measure again
+    raise AssertionError(f"{locator} never stood still")
+
+
+async def reload(page: Page) -> None:
+    await page.reload()
+    await settled(page)
 
 
 async def shot(page: Page, name: str) -> None:

@@ -107,6 +107,7 @@ function createCalendar() {
     eventSources: [{events: loadEvents}],
     selectable: true,
     nowIndicator: true,
+    loading: (busy) => { document.body.dataset.loading = String(busy); }, // for tests and scripts
     select: (info) => openForm(null, info.start, info.end),
     dateClick: (info) => openForm(null, info.date, new Date(info.date.getTime() + 3600e3)),
     eventClick: (info) => {

@@ -13,8 +13,17 @@ async function start() {
   createCalendar();
   for (const id of ["new-meeting", "open-connection"]) document.getElementById(id).disabled = false;
   await askForSync(state.me.id, "page_load"); // a page load asks for a sync (the indicator shows it)
-  // The indicator (and the calendar) follow state changes by themselves.
-  setInterval(() => showSyncState().then(() => calendar.refetchEvents()), 5000);
+  document.body.dataset.ready = "true"; // loaded and drawn: for scripts and tests driving the page
+  // The indicator (and the calendar) follow state changes by themselves; the calendar is not
+  // redrawn under a pointer that is dragging or selecting, nor behind an open dialog.
+  let pointerDown = false;
+  document.getElementById("ec").addEventListener("pointerdown", () => { pointerDown = true; });
+  window.addEventListener("pointerup", () => { pointerDown = false; });
+  setInterval(async () => {
+    await showSyncState();
+    const busy = pointerDown || document.querySelector("dialog[open]");
+    if (!busy) calendar.refetchEvents();
+  }, 5000);
 }
 
 start().catch((error) => {
