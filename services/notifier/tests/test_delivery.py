@@ -107,6 +107,7 @@ async def test_each_recipient_gets_one_invitation_that_round_trips(
         [event] = Calendar.from_ical(part.get_content()).walk("VEVENT")
         assert str(event["UID"]) == "m-1@crm.test"
     assert [type(e) for e in published] == [InvitationSent, InvitationSent]
+    assert smtp.connections_used() == 1  # one SMTP session per request, not one per mail
 
 
 async def test_a_redelivered_request_or_a_restarted_notifier_sends_nothing_twice(
@@ -171,6 +172,7 @@ async def test_a_permanent_failure_is_recorded_published_and_blocks_no_one(
     published = Published()
     await deliverer(db, smtp, published).deliver(requested())
     assert to(smtp.messages()) == ["Ben <ben@example.com>"]
+    assert smtp.connections_used() == 1  # the refused transaction was reset, the session went on
     failed = [e for e in published if isinstance(e, InvitationFailed)]
     assert [f.payload.recipient.email for f in failed] == ["ann@example.com"]
     assert failed[0].payload.permanent

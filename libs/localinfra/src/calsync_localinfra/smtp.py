@@ -1,6 +1,9 @@
 """A real SMTP server as a local process: aiosmtpd (PyPI), keeping every accepted mail in a
 Maildir that tests and people read (``LocalSmtp.messages``).
 
+Each accepted mail's client address is noted (``connections_used``), so a test sees whether
+mails shared a connection.
+
 Recipients can be made to fail like real servers do (RFC 5321 §4.2): ``refuse(address, code,
 times)`` answers RCPT TO for that address with ``code`` (4yz temporary, 5yz permanent) for the
 next ``times`` tries (forever when None). The rules live in ``policy.json`` in the Maildir's
@@ -33,6 +36,7 @@ from calsync_localinfra.ports import LOCALHOST, free_port
 from calsync_localinfra.processes import start_server, stop_process
 
 POLICY = "policy.json"
+PEERS = "peers.log"
 
 
 class MaildirSink:
@@ -55,6 +59,8 @@ class MaildirSink:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
             self.box.add(envelope.original_content or envelope.content)
+            with (self.folder / PEERS).open("a") as peers:  # which connection brought it
+                peers.write(f"{session.peer[0]} {session.peer[1]}\n")
         return "250 Message accepted for delivery"
 
     def _refusal(self, address: str) -> str | None:
@@ -120,10 +126,16 @@ class LocalSmtp:
         ]
         return [m for m in parsed if isinstance(m, EmailMessage)]
 
+    def connections_used(self) -> int:
+        """Over how many SMTP connections the accepted mails came (distinct client addresses)."""
+        peers = self.base_dir / PEERS
+        return len(set(peers.read_text().splitlines())) if peers.exists() else 0
+
     def clear(self) -> None:
         box = mailbox.Maildir(self.base_dir / "mail", create=True)
         box.clear()
         (self.base_dir / POLICY).unlink(missing_ok=True)
+        (self.base_dir / PEERS).unlink(missing_ok=True)
 
     def refuse(self, address: str, code: int, times: int | None = None, message: str = "") -> None:
         path = self.base_dir / POLICY

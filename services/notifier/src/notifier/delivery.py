@@ -23,7 +23,7 @@ from calsync_contracts.events import (
     Recipient,
 )
 from notifier.delivery_log import DeliveryKey, DeliveryLog, DeliveryState
-from notifier.smtp import MailSender, SmtpPermanent, SmtpTemporary
+from notifier.smtp import Mailer, MailSender, SmtpPermanent, SmtpTemporary
 
 Publish = Callable[[Envelope], Awaitable[None]]
 
@@ -31,7 +31,7 @@ Publish = Callable[[Envelope], Awaitable[None]]
 @dataclass
 class Deliverer:
     log: DeliveryLog
-    sender: MailSender
+    mailer: Mailer
     publish: Publish
     domain: str
     attempts: int = 4
@@ -45,11 +45,16 @@ class Deliverer:
         """Raises ``SmtpTemporary`` when a mail still fails after its tries: the consumer's retry
         (then dead-letter) policy takes over, and mails already sent are not sent again."""
         prepared: list[PreparedInvitation] = []  # made once, on the first mail to send
-        for recipient in event.payload.recipients:
-            await self._one(event, recipient, prepared)
+        async with self.mailer.session() as smtp:  # connects on the first mail to send
+            for recipient in event.payload.recipients:
+                await self._one(event, recipient, prepared, smtp)
 
     async def _one(
-        self, event: InvitationRequested, recipient: Recipient, prepared: list[PreparedInvitation]
+        self,
+        event: InvitationRequested,
+        recipient: Recipient,
+        prepared: list[PreparedInvitation],
+        smtp: MailSender,
     ) -> None:
         request = event.payload
         key = DeliveryKey.of(
@@ -69,7 +74,7 @@ class Deliverer:
             if not prepared:
                 prepared.append(prepare(self._linked(request), self.domain, self.clock()))
             mail = prepared[0].mail_for(recipient)
-            await self._send(key, mail)
+            await self._send(smtp, key, mail)
         except (SmtpPermanent, TemplateError, ValueError) as refused:
             await self.log.failed(key, str(refused))
             failure = InvitationFailure(**outcome.model_dump(), reason=str(refused), permanent=True)
@@ -84,11 +89,11 @@ class Deliverer:
         link = self.meeting_link.replace("{meeting_id}", str(request.meeting_id))
         return request.model_copy(update={"merge": request.merge.model_copy(update={"link": link})})
 
-    async def _send(self, key: DeliveryKey, mail: EmailMessage) -> None:
+    async def _send(self, smtp: MailSender, key: DeliveryKey, mail: EmailMessage) -> None:
         pause = self.first_pause_s
         for attempt in range(1, self.attempts + 1):
             try:
-                await self.sender.send(mail)
+                await smtp.send(mail)
                 return
             except SmtpTemporary as temporary:
                 await self.log.attempted(key, str(temporary))
