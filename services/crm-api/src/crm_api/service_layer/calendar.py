@@ -14,6 +14,7 @@ from calsync_contracts.meeting import AllDaySpan, MeetingSnapshot
 from crm_api.adapters.orm import Meeting, User
 from crm_api.adapters.snapshots import meeting_snapshot
 from crm_api.auth import Caller
+from crm_api.domain.privacy import shown_to
 from crm_api.domain.recurrence import day_bounds, instant_key, occurrences
 from crm_api.errors import Invalid
 
@@ -78,11 +79,7 @@ async def _rows(
 
 def _visible(meeting: MeetingSnapshot, caller: Caller) -> MeetingSnapshot | None:
     """A colleague's private meeting shows as busy, with no details (unless you take part)."""
-    if not meeting.private or meeting.owner_user_id == caller.user_id:
-        return meeting
-    if any(p.id == caller.user_id for p in meeting.participants):
-        return meeting
-    return None
+    return meeting if shown_to(meeting, caller.user_id) else None
 
 
 def _entries(

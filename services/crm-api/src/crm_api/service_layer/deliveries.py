@@ -9,7 +9,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calsync_contracts.events import InvitationFailed, InvitationSent
-from crm_api.adapters.orm import InvitationDelivery, Meeting, MeetingRevision
+from calsync_contracts.meeting import MeetingSnapshot
+from crm_api.adapters.orm import InvitationDelivery, MeetingRevision
+from crm_api.auth import Caller
+from crm_api.domain.privacy import shown_to
 from crm_api.errors import NotFound
 
 
@@ -38,17 +41,18 @@ async def record_outcome(session: AsyncSession, event: InvitationSent | Invitati
 
 
 async def deliveries_of(
-    session: AsyncSession, tenant_id: uuid.UUID, meeting_id: uuid.UUID
+    session: AsyncSession, caller: Caller, meeting_id: uuid.UUID
 ) -> list[InvitationDelivery]:
-    """The log of a meeting of this tenant (also once the meeting is deleted)."""
-    known = await session.scalar(
-        select(Meeting.id).where(Meeting.id == meeting_id, Meeting.tenant_id == tenant_id)
-    ) or await session.scalar(
-        select(MeetingRevision.meeting_id)
+    """The log of a meeting of this tenant (also once the meeting is deleted: its last revision
+    says whose it was and whether it was private)."""
+    tenant_id = caller.tenant_id
+    last = await session.scalar(
+        select(MeetingRevision.snapshot)
         .where(MeetingRevision.meeting_id == meeting_id, MeetingRevision.tenant_id == tenant_id)
+        .order_by(MeetingRevision.version.desc())
         .limit(1)
     )
-    if known is None:
+    if last is None or not shown_to(MeetingSnapshot.model_validate(last), caller.user_id):
         raise NotFound("meeting")
     rows = await session.execute(
         select(InvitationDelivery)

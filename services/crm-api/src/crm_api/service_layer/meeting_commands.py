@@ -77,7 +77,7 @@ async def patch(
 ) -> MeetingSnapshot:
     refuse_recurrence(body.recurrence)
     tenant = caller.tenant_id
-    meeting = await meetings.get_meeting(session, tenant, meeting_id, lock=True)
+    meeting = await meetings.get_visible_meeting(session, caller, meeting_id, lock=True)
     meetings.check_if_match(if_match, meeting.version)
     previous = meeting_snapshot(meeting)
     given = body.model_fields_set
@@ -183,7 +183,7 @@ async def delete(
     if_match: str | None,
     send_invitations: bool,
 ) -> None:
-    meeting = await meetings.get_meeting(session, caller.tenant_id, meeting_id, lock=True)
+    meeting = await meetings.get_visible_meeting(session, caller, meeting_id, lock=True)
     meetings.check_if_match(if_match, meeting.version)
     context = EventContext.from_caller(caller, send_invitations)
     previous = meeting_snapshot(meeting)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calsync_contracts import Origin
@@ -34,6 +34,7 @@ from crm_api.adapters.orm import (
 )
 from crm_api.adapters.snapshots import meeting_snapshot, participant_rows, set_meeting_time
 from crm_api.auth import Caller
+from crm_api.domain.privacy import shown_to
 from crm_api.errors import Invalid, NotFound, VersionMismatch
 from crm_api.service_layer.participants import resolve_participants
 
@@ -114,6 +115,29 @@ async def get_meeting(
     return meeting
 
 
+async def get_visible_meeting(
+    session: AsyncSession, caller: Caller, meeting_id: uuid.UUID, *, lock: bool = False
+) -> Meeting:
+    """A meeting the caller may see: another user's private meeting they take no part in is
+    "not found", for reading and for changing alike (domain.privacy)."""
+    meeting = await get_meeting(session, caller.tenant_id, meeting_id, lock=lock)
+    if not shown_to(meeting_snapshot(meeting), caller.user_id):
+        raise NotFound("meeting")
+    return meeting
+
+
+def _visible_to(viewer: uuid.UUID) -> ColumnElement[bool]:
+    """domain.privacy.sees_details as SQL, so paging and totals count only what is shown."""
+    return or_(
+        Meeting.private.is_(False),
+        Meeting.owner_user_id == viewer,
+        Meeting.booked_by_user_id == viewer,
+        Meeting.participants.any(
+            (MeetingParticipant.kind == "user") & (MeetingParticipant.ref_id == viewer)
+        ),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class MeetingFilter:
     owner_user_id: uuid.UUID | None = None
@@ -124,8 +148,10 @@ class MeetingFilter:
     text: str | None = None
 
 
-def _filtered(tenant_id: uuid.UUID, f: MeetingFilter) -> Select[Meeting]:
-    statement = select(Meeting).where(Meeting.tenant_id == tenant_id)
+def _filtered(caller: Caller, f: MeetingFilter) -> Select[Meeting]:
+    statement = select(Meeting).where(
+        Meeting.tenant_id == caller.tenant_id, _visible_to(caller.user_id)
+    )
     if f.owner_user_id:
         statement = statement.where(Meeting.owner_user_id == f.owner_user_id)
     if f.meeting_type_id:
@@ -147,9 +173,9 @@ def _filtered(tenant_id: uuid.UUID, f: MeetingFilter) -> Select[Meeting]:
 
 
 async def list_meetings(
-    session: AsyncSession, tenant_id: uuid.UUID, f: MeetingFilter, limit: int, offset: int
+    session: AsyncSession, caller: Caller, f: MeetingFilter, limit: int, offset: int
 ) -> tuple[list[MeetingSnapshot], int]:
-    statement = _filtered(tenant_id, f)
+    statement = _filtered(caller, f)
     total = (
         await session.execute(select(func.count()).select_from(statement.subquery()))
     ).scalar_one()

@@ -37,7 +37,7 @@ async def edit_occurrence(
     body: MeetingPatch,
 ) -> MeetingSnapshot:
     tenant = caller.tenant_id
-    series = await meetings.get_meeting(session, tenant, series_id, lock=True)
+    series = await meetings.get_visible_meeting(session, caller, series_id, lock=True)
     if series.recurrence is None:
         raise Invalid(("path", "meeting_id"), NOT_A_SERIES)
     if body.owner_user_id is not None and body.owner_user_id != series.owner_user_id:

@@ -59,7 +59,7 @@ async def list_meetings(
 ) -> MeetingPage:
     window_end: datetime | None = end
     f = meetings.MeetingFilter(owner_user_id, participant_id, meeting_type_id, window_end, start, q)
-    items, total = await meetings.list_meetings(session, caller.tenant_id, f, limit, offset)
+    items, total = await meetings.list_meetings(session, caller, f, limit, offset)
     return MeetingPage(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -67,7 +67,7 @@ async def list_meetings(
 async def get_meeting(
     meeting_id: uuid.UUID, caller: CallerDep, session: SessionDep, response: Response
 ) -> MeetingSnapshot:
-    meeting = await meetings.get_meeting(session, caller.tenant_id, meeting_id)
+    meeting = await meetings.get_visible_meeting(session, caller, meeting_id)
     return _etag(response, meeting_snapshot(meeting))
 
 
@@ -148,7 +148,7 @@ class DeliveryOut(BaseModel):
 async def get_deliveries(
     meeting_id: uuid.UUID, caller: CallerDep, session: SessionDep
 ) -> list[DeliveryOut]:
-    rows = await deliveries.deliveries_of(session, caller.tenant_id, meeting_id)
+    rows = await deliveries.deliveries_of(session, caller, meeting_id)
     return [
         DeliveryOut(
             meeting_version=r.meeting_version,

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from crm_api.adapters.orm import EmailTemplate
 from crm_api.adapters.snapshots import meeting_snapshot
+from crm_api.auth import Caller
 from crm_api.entrypoints.http.deps import AdminDep, CallerDep, SessionDep
 from crm_api.errors import Invalid
 from crm_api.schemas.templates import (
@@ -101,17 +102,17 @@ async def preview_template(
     template_id: uuid.UUID, body: PreviewIn, caller: CallerDep, session: SessionDep
 ) -> PreviewOut:
     row = await templates.get_template(session, caller.tenant_id, template_id)
-    return await _preview(row.subject, row.body, body, caller.tenant_id, session)
+    return await _preview(row.subject, row.body, body, caller, session)
 
 
 @router.post("/preview", summary="Preview edited template text (checked like a save)")
 async def preview_text(body: TextPreviewIn, caller: CallerDep, session: SessionDep) -> PreviewOut:
     templates.check_text(body.subject, body.body)
-    return await _preview(body.subject, body.body, body, caller.tenant_id, session)
+    return await _preview(body.subject, body.body, body, caller, session)
 
 
 async def _preview(
-    subject: str, text: str, body: PreviewIn, tenant_id: uuid.UUID, session: SessionDep
+    subject: str, text: str, body: PreviewIn, caller: Caller, session: SessionDep
 ) -> PreviewOut:
     try:
         ZoneInfo(body.timezone)
@@ -119,7 +120,7 @@ async def _preview(
         raise Invalid(("body", "timezone"), f"unknown time zone {body.timezone!r}") from None
     meeting = None
     if body.meeting_id is not None:
-        row = await meetings.get_meeting(session, tenant_id, body.meeting_id)
+        row = await meetings.get_visible_meeting(session, caller, body.meeting_id)
         meeting = meeting_snapshot(row)
     rendered = templates.preview(subject, text, meeting, body.language, body.timezone)
     return PreviewOut(subject=rendered.subject, html=rendered.html, text=rendered.text)
