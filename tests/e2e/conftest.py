@@ -79,6 +79,24 @@ class Stack:
         token = mint_token(secret, Caller(user_id, tenant_id, True), timedelta(hours=1))
         return str(tenant_id), str(user_id), token
 
+    async def token_for(self, user_id: str) -> str:
+        """A bearer token of an existing (non-administrator) user, found in the database."""
+        from sqlalchemy import text
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        from crm_api.auth import Caller, mint_token
+
+        engine = create_async_engine(self.database_url)
+        async with engine.begin() as connection:
+            tenant_id = (
+                await connection.execute(
+                    text("SELECT tenant_id FROM users WHERE id = :id"), {"id": user_id}
+                )
+            ).scalar_one()
+        await engine.dispose()
+        caller = Caller(uuid.UUID(user_id), tenant_id, False)
+        return mint_token(self.dev_secret("JWT_SECRET"), caller, timedelta(hours=1))
+
     def dev_secret(self, name: str) -> str:
         return str(json.loads((ROOT / ".var" / "dev-secrets.json").read_text())[name])
 

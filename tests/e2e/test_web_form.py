@@ -72,26 +72,34 @@ async def test_a_slot_click_makes_a_meeting_which_is_then_edited_and_deleted(
     edited = (await api.get(f"/meetings/{made['id']}")).json()
     assert datetime.fromisoformat(edited["time"]["end"]) == datetime.fromisoformat(today_at(12))
 
-    await moved.first.click()  # delete
-    await dialog.get_by_role("button", name="Delete").click()
+    await moved.first.click()  # delete: asked first, and "keep it" keeps it
+    await dialog.get_by_role("button", name="Delete", exact=True).click()
+    question = dialog.get_by_role("group", name="Delete this meeting?")
+    await expect(question.get_by_role("button", name="Delete and send cancellations")).to_be_focused()
+    await question.get_by_role("button", name="Keep it").click()
+    await expect(question).to_be_hidden()
+    assert (await api.get(f"/meetings/{made['id']}")).status_code == 200
+    await dialog.get_by_role("button", name="Delete", exact=True).click()
+    await question.get_by_role("button", name="Delete without sending").click()
     await expect(dialog).to_be_hidden()
     assert (await api.get(f"/meetings/{made['id']}")).status_code == 404
     await expect(page.locator("#ec .ec-event", has_text="Slot meeting")).to_have_count(0)
 
 
 async def test_the_participants_day_warns_of_an_overlap_and_a_click_there_moves_the_meeting(
-    signed_in: tuple[Page, httpx.AsyncClient],
+    stack, signed_in: tuple[Page, httpx.AsyncClient]
 ) -> None:
     page, api = signed_in
     carla = await api.post(
         "/users", json={"name": "Carla Busy", "email": f"c-{uuid.uuid4().hex[:6]}@example.com"}
     )
     assert carla.status_code == 201, carla.text
-    busy = await api.post(
+    carla_token = await stack.token_for(carla.json()["id"])
+    busy = await api.post(  # Carla's own: the page's user neither booked it nor takes part
         "/meetings",
+        headers={"Authorization": f"Bearer {carla_token}"},
         json={
             "subject": "Carla's dentist",
-            "owner_user_id": carla.json()["id"],
             "private": True,
             "start": today_at(10),
             "end": today_at(11),

@@ -4,6 +4,7 @@ a signed-in page on the running stack, screenshots to artifacts/screenshots/."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,10 +32,16 @@ async def browser() -> AsyncIterator[Browser]:
         await browser.close()
 
 
-@pytest.fixture
-async def signed_in(stack, browser: Browser) -> AsyncIterator[tuple[Page, httpx.AsyncClient]]:
+@contextlib.asynccontextmanager
+async def page_of(
+    stack, browser: Browser, timezone_id: str = "UTC"
+) -> AsyncIterator[tuple[Page, httpx.AsyncClient]]:
+    """The page signed in as a new tenant's administrator, in a browser whose clock is in
+    ``timezone_id``; and an API client for the same caller. Fails if the page threw."""
     _, _, token = await stack.isolated_admin()
-    context = await browser.new_context(timezone_id="UTC", viewport={"width": 1400, "height": 900})
+    context = await browser.new_context(
+        timezone_id=timezone_id, viewport={"width": 1400, "height": 900}
+    )
     page = await context.new_page()
     api = httpx.AsyncClient(
         base_url=stack.api, timeout=30, headers={"Authorization": f"Bearer {token}"}
@@ -47,6 +54,12 @@ async def signed_in(stack, browser: Browser) -> AsyncIterator[tuple[Page, httpx.
     await api.aclose()
     await context.close()
     assert errors == [], f"the page threw: {errors}"
+
+
+@pytest.fixture
+async def signed_in(stack, browser: Browser) -> AsyncIterator[tuple[Page, httpx.AsyncClient]]:
+    async with page_of(stack, browser) as signed:
+        yield signed
 
 
 async def settled(page: Page) -> None:

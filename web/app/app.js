@@ -45,6 +45,10 @@ function translatePage() {
   for (const element of document.querySelectorAll("[data-text]")) {
     element.textContent = t(element.dataset.text);
   }
+  for (const element of document.querySelectorAll("[data-label]")) {
+    element.setAttribute("aria-label", t(element.dataset.label));
+  }
+  document.title = t("pageTitle");
 }
 
 // --- the calendar ------------------------------------------------------------------------------
@@ -58,8 +62,7 @@ async function loadEvents(info) {
   const entries = await api(`/calendar?${query}`);
   return entries.map((entry) => ({
     id: entry.meeting ? `${entry.meeting.id}@${entry.recurrence_id || ""}` : undefined,
-    start: new Date(entry.start),
-    end: new Date(entry.end),
+    ...entrySpan(entry),
     allDay: entry.all_day,
     title: entry.busy_only ? t("busy") : entry.meeting.subject,
     backgroundColor: colourOf(entry.owner_user_id),
@@ -69,10 +72,46 @@ async function loadEvents(info) {
   }));
 }
 
+// An all-day date ("2026-12-07") is a day on the wall, not an instant: local midnight, not UTC's
+// (RFC 5545 §3.3.4: a DATE value has no time zone).
+function localDate(text) {
+  const [year, month, day] = text.split("-").map(Number);
+  return new Date(year, month - 1, day);
+}
+
+function addDays(date, days) {
+  const copy = new Date(date);
+  copy.setDate(copy.getDate() + days);
+  return copy;
+}
+
+// A Date as the value of a datetime-local input: the browser's wall-clock time.
+function localInput(date) {
+  const shifted = new Date(date.getTime() - date.getTimezoneOffset() * 60e3);
+  return shifted.toISOString().slice(0, 16);
+}
+
+function dateText(date) {
+  return localInput(date).slice(0, 10);
+}
+
+// A /calendar entry's span as Dates: all-day spans end on the (exclusive) day after.
+function entrySpan(entry) {
+  const at = (value) => (entry.all_day ? localDate(value) : new Date(value));
+  return {start: at(entry.start), end: at(entry.end)};
+}
+
+// A meeting's own span as Dates (the same shape as entrySpan).
+function meetingSpan(meeting) {
+  const time = meeting.time;
+  if (time.kind === "all_day") return {start: localDate(time.start_date), end: localDate(time.end_date)};
+  return {start: new Date(time.start), end: new Date(time.end)};
+}
+
 // An occurrence of a provider's series (not an override, which is a meeting of its own).
 function occurrenceOf(entry) {
   if (!entry.meeting || !entry.meeting.recurrence || !entry.recurrence_id) return null;
-  return {recurrence_id: entry.recurrence_id, start: new Date(entry.start), end: new Date(entry.end)};
+  return {recurrence_id: entry.recurrence_id, ...entrySpan(entry)};
 }
 
 // Where a change of the open meeting goes: one occurrence of a series, or the meeting.
@@ -108,11 +147,19 @@ function createCalendar() {
     selectable: true,
     nowIndicator: true,
     loading: (busy) => { document.body.dataset.loading = String(busy); }, // for tests and scripts
-    select: (info) => openForm(null, info.start, info.end),
-    dateClick: (info) => openForm(null, info.date, new Date(info.date.getTime() + 3600e3)),
+    // In the schedule view a slot belongs to a user's column: the meeting goes to their calendar.
+    select: (info) => openForm(null, {
+      start: info.start, end: info.end, allDay: info.allDay, owner: info.resource && info.resource.id,
+    }),
+    dateClick: (info) => openForm(null, {
+      start: info.date,
+      end: info.allDay ? addDays(info.date, 1) : new Date(info.date.getTime() + 3600e3),
+      allDay: info.allDay,
+      owner: info.resource && info.resource.id,
+    }),
     eventClick: (info) => {
       const {busy, meeting, occurrence} = info.event.extendedProps;
-      if (!busy) openForm(meeting, null, null, occurrence);
+      if (!busy) openForm(meeting, {occurrence});
     },
     eventDrop: (info) => moveMeeting(info),
     eventResize: (info) => moveMeeting(info),
@@ -130,107 +177,37 @@ function refreshCalendar() {
   calendar.refetchEvents();
 }
 
+// Dragged or resized: to other times, between all-day and timed, or (schedule view) into a
+// colleague's column, which moves the meeting to that colleague's calendar.
 async function moveMeeting(info) {
   const {meeting, occurrence} = info.event.extendedProps;
+  const body = movedSpan(info.event);
+  if (info.newResource && !occurrence) body.owner_user_id = info.newResource.id;
   try {
-    await api(meetingPath(meeting, occurrence), {
-      method: "PATCH",
-      body: JSON.stringify({start: info.event.start.toISOString(), end: info.event.end.toISOString()}),
-    });
+    await api(meetingPath(meeting, occurrence), {method: "PATCH", body: JSON.stringify(body)});
   } catch (error) {
     info.revert();
   }
   calendar.refetchEvents();
 }
 
-// --- the meeting form --------------------------------------------------------------------------
-
-const form = document.getElementById("meeting-form");
-const dialog = document.getElementById("meeting-dialog");
-
-function localInput(date) {
-  const shifted = new Date(date.getTime() - date.getTimezoneOffset() * 60e3);
-  return shifted.toISOString().slice(0, 16);
-}
-
-async function openForm(meeting, start, end, occurrence = null) {
-  state.editing = meeting;
-  state.occurrence = occurrence;
-  form.reset();
-  for (const error of form.querySelectorAll(".error")) error.textContent = "";
-  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
-  if (meeting) {
-    form.subject.value = meeting.subject;
-    form.location.value = meeting.location;
-    start = occurrence ? occurrence.start : new Date(meeting.time.start || meeting.time.start_date);
-    end = occurrence ? occurrence.end : new Date(meeting.time.end || meeting.time.end_date);
+function movedSpan(event) {
+  if (event.allDay) {
+    const end = event.end && event.end > event.start ? event.end : addDays(event.start, 1);
+    return {all_day: true, start_date: dateText(event.start), end_date: dateText(end)};
   }
-  setDescription(meeting); // description.js
-  form.start.value = localInput(start || nextHour());
-  form.end.value = localInput(end || new Date((start || nextHour()).getTime() + 3600e3));
-  const partOfSeries = Boolean(meeting && (meeting.recurrence || meeting.series_id));
-  document.getElementById("occurrence-hint").hidden = !partOfSeries;
-  document.getElementById("delete-meeting").hidden = !meeting || partOfSeries;
-  await fillCrmParts(meeting); // participants.js
-  document.getElementById("f-owner").disabled = partOfSeries; // a series stays in its calendar
-  dialog.showModal();
-  form.subject.focus();
-  await refreshDayPanel(); // daypanel.js
-}
-
-function nextHour() {
-  const date = new Date(Date.now() + 3600e3);
-  date.setMinutes(0, 0, 0);
-  return date;
-}
-
-async function saveMeeting(send) {
-  const body = {
-    subject: form.subject.value,
-    location: form.location.value,
-    ...descriptionParts(), // description.js
-    ...timeParts(), // participants.js
-    ...crmParts(),
-    send_invitations: send,
+  const end = event.end && event.end > event.start ? event.end : new Date(event.start.getTime() + 3600e3);
+  return {
+    all_day: false,
+    start: event.start.toISOString(),
+    end: end.toISOString(),
+    timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
   };
-  const editing = state.editing;
-  try {
-    await api(editing ? meetingPath(editing, state.occurrence) : "/meetings", {
-      method: editing ? "PATCH" : "POST",
-      body: JSON.stringify(body),
-    });
-  } catch (error) {
-    showErrors(error.body);
-    return;
-  }
-  dialog.close();
-  calendar.refetchEvents();
 }
 
-function showErrors(body) {
-  const details = Array.isArray(body && body.detail) ? body.detail : [{loc: [], msg: String(body && body.detail)}];
-  for (const detail of details) {
-    const field = detail.loc[detail.loc.length - 1];
-    const target = document.getElementById(`e-${field}`) || document.getElementById("e-form");
-    target.textContent = detail.msg;
-    const input = document.getElementById(`f-${field}`);
-    if (input) input.setAttribute("aria-invalid", "true");
-  }
-}
-
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  saveMeeting(event.submitter && event.submitter.value === "send");
-});
-document.getElementById("close-dialog").addEventListener("click", () => dialog.close());
-document.getElementById("delete-meeting").addEventListener("click", async () => {
-  await api(`/meetings/${state.editing.id}`, {method: "DELETE"});
-  dialog.close();
-  calendar.refetchEvents();
-});
 document.getElementById("new-meeting").addEventListener("click", () => openForm(null));
 document.getElementById("goto").addEventListener("change", (event) => {
-  if (event.target.value) calendar.setOption("date", new Date(event.target.value + "T00:00"));
+  if (event.target.value) calendar.setOption("date", localDate(event.target.value));
 });
 document.getElementById("weekends").addEventListener("change", (event) => {
   calendar.setOption("hiddenDays", event.target.checked ? [] : [0, 6]);

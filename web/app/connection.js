@@ -98,7 +98,7 @@ async function testConnection() {
     showConnectionErrors(error);
     return;
   }
-  verdict.textContent = result.message;
+  verdict.textContent = t(`verdict_${result.verdict}`);
   verdict.dataset.verdict = result.verdict;
   const list = document.getElementById("calendar-list");
   list.replaceChildren();
@@ -126,7 +126,12 @@ async function saveConnection() {
     return;
   }
   connectionDialog.close();
-  await askForSync(connectionUserId());
+  const userId = connectionUserId();
+  if (!state.offered.some((u) => u.id === userId)) {
+    await loadPeople(); // people.js: a newly connected colleague is now offered
+    renderPeople();
+  }
+  await askForSync(userId);
 }
 
 async function disconnect() {

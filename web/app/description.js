@@ -36,6 +36,10 @@ function labelDescriptionEditor() {
   root.setAttribute("role", "textbox");
   root.setAttribute("aria-multiline", "true");
   root.setAttribute("aria-label", t("description"));
+  // Quill's link tooltip takes its words from CSS `content` (app.css reads these properties).
+  for (const word of ["linkVisit", "linkEdit", "linkRemove", "linkSave", "linkEnter"]) {
+    document.documentElement.style.setProperty(`--${word}`, JSON.stringify(t(word)));
+  }
 }
 
 let descriptionEdited = false;

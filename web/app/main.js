@@ -21,11 +21,18 @@ async function start() {
   window.addEventListener("pointerup", () => { pointerDown = false; });
   setInterval(async () => {
     await showSyncState();
-    const busy = pointerDown || document.querySelector("dialog[open]");
+    const busy = pointerDown || document.querySelector("dialog[open]") || keyboardInCalendar();
     if (!busy) calendar.refetchEvents();
   }, 5000);
 }
 
+// Redrawing the events would take the keyboard's focus away from the one it is on.
+function keyboardInCalendar() {
+  const focused = document.activeElement;
+  return Boolean(focused && document.getElementById("ec").contains(focused) && focused.matches(":focus-visible"));
+}
+
 start().catch((error) => {
-  document.getElementById("ec").textContent = `The calendar could not be loaded (${error.message}).`;
+  const texts = (state.me && TEXTS[state.me.language]) || TEXTS[navigator.language.slice(0, 2)] || TEXTS.en;
+  document.getElementById("ec").textContent = `${texts.loadFailed || TEXTS.en.loadFailed} (${error.message})`;
 });

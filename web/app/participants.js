@@ -3,14 +3,20 @@
 // template with its "edit template" mode. Uses `api`, `t`, `state` and `form` from app.js.
 "use strict";
 
-const picked = new Map(); // "kind:id" -> {kind, id, name}
+const picked = new Map(); // "kind:id" (or "external:email") -> {kind, id, name, email}
 const participantInput = document.getElementById("f-participant");
 const options = document.getElementById("participant-options");
 let offered = new Map(); // option text -> {kind, id, name}
 let searchTimer = null;
 
 function optionText(candidate) {
-  return `${candidate.name} — ${t(candidate.kind)}`;
+  return `${candidate.name || candidate.email} — ${t(candidate.kind)}`;
+}
+
+// Attendees a provider brought in that match no CRM record are known by email alone: kept as
+// they are, so saving the meeting does not uninvite them.
+function participantKey(p) {
+  return p.id ? `${p.kind}:${p.id}` : `external:${(p.email || "").toLowerCase()}`;
 }
 
 async function searchParticipants(text) {
@@ -49,7 +55,7 @@ participantInput.addEventListener("input", () => {
 });
 
 function addParticipant(candidate) {
-  picked.set(`${candidate.kind}:${candidate.id}`, candidate);
+  picked.set(participantKey(candidate), candidate);
   renderParticipants();
 }
 
@@ -76,19 +82,18 @@ function participantUserIds() {
 
 // --- filling and reading the form (called by app.js) --------------------------------------------
 
-async function fillCrmParts(meeting) {
+async function fillCrmParts(meeting, ownerId = null) {
   picked.clear();
   for (const p of (meeting && meeting.participants) || []) {
-    if (p.id) picked.set(`${p.kind}:${p.id}`, {kind: p.kind, id: p.id, name: p.name});
+    if (p.id || p.email) picked.set(participantKey(p), {kind: p.kind, id: p.id, name: p.name, email: p.email});
   }
   renderParticipants();
   const owner = document.getElementById("f-owner");
   owner.replaceChildren(
     ...state.users.map((u) => Object.assign(document.createElement("option"), {value: u.id, textContent: u.name})),
   );
-  owner.value = meeting ? meeting.owner_user_id : state.me.id;
+  owner.value = meeting ? meeting.owner_user_id : ownerId || state.me.id;
   form.private.checked = Boolean(meeting && meeting.private);
-  form.all_day.checked = Boolean(meeting && meeting.time.kind === "all_day");
   const select = document.getElementById("f-template");
   const templates = await api("/email-templates").catch(() => []);
   select.replaceChildren(select.options[0], ...templates.map((tpl) =>
@@ -100,7 +105,8 @@ async function fillCrmParts(meeting) {
 function crmParts() {
   const body = {
     owner_user_id: document.getElementById("f-owner").value,
-    participants: [...picked.values()].map((p) => ({kind: p.kind, id: p.id})),
+    participants: [...picked.values()].map((p) =>
+      p.id ? {kind: p.kind, id: p.id} : {kind: "external", email: p.email, name: p.name || ""}),
     private: form.private.checked,
   };
   const template = document.getElementById("f-template").value;
