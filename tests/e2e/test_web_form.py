@@ -75,7 +75,8 @@ async def test_a_slot_click_makes_a_meeting_which_is_then_edited_and_deleted(
     await moved.first.click()  # delete: asked first, and "keep it" keeps it
     await dialog.get_by_role("button", name="Delete", exact=True).click()
     question = dialog.get_by_role("group", name="Delete this meeting?")
-    await expect(question.get_by_role("button", name="Delete and send cancellations")).to_be_focused()
+    send_cancellations = question.get_by_role("button", name="Delete and send cancellations")
+    await expect(send_cancellations).to_be_focused()
     await question.get_by_role("button", name="Keep it").click()
     await expect(question).to_be_hidden()
     assert (await api.get(f"/meetings/{made['id']}")).status_code == 200
