@@ -1,0 +1,221 @@
+"""The meeting form where users get hurt: all-day meetings west of UTC (drawn on their day,
+edited and dragged without drifting), guests a calendar program added (kept through an edit),
+validation errors (at their field, in the user's language, cleared on the next try), "save and
+send" and a delete that sends cancellations (both read in a real mailbox), and the keyboard's
+focus on the calendar surviving the page's periodic refresh."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from icalendar import Calendar
+from playwright.async_api import Browser, Page, expect
+
+from calsync_localinfra.smtp import LocalSmtp
+
+from .support import eventually
+from .test_web_form import meetings_named
+from .web_support import box_of, page_of, reload, today_at
+
+pytestmark = pytest.mark.e2e
+
+NEW_YORK = "America/New_York"
+
+
+def sunday_first_index(day: date) -> int:
+    """The column of ``day`` in an English week (Sunday first, as Intl says for "en")."""
+    return (day.weekday() + 1) % 7
+
+
+async def test_an_all_day_meeting_west_of_utc_keeps_its_day_through_an_edit_and_a_drag(
+    stack, browser: Browser
+) -> None:
+    today = datetime.now(ZoneInfo(NEW_YORK)).date()
+    async with page_of(stack, browser, timezone_id=NEW_YORK) as (page, api):
+        made = await api.post(
+            "/meetings",
+            json={
+                "subject": "Trade fair",
+                "all_day": True,
+                "start_date": today.isoformat(),
+                "end_date": (today + timedelta(days=1)).isoformat(),
+            },
+        )
+        assert made.status_code == 201, made.text
+        meeting_id = made.json()["id"]
+        await reload(page)
+        heads = page.locator("#ec .ec-col-head")
+        column = await heads.nth(sunday_first_index(today)).bounding_box()
+        event = page.locator("#ec .ec-event", has_text="Trade fair")
+        drawn = await box_of(page, event.first)
+        assert column is not None
+        # On its own day, one column wide (parsed as UTC it began the evening before).
+        assert column["x"] <= drawn["x"] + drawn["width"] / 2 <= column["x"] + column["width"]
+        assert drawn["width"] <= column["width"]
+
+        await event.first.click()
+        dialog = page.get_by_role("dialog")
+        await expect(dialog.get_by_label("All day")).to_be_checked()
+        await expect(dialog.get_by_label("Start", exact=True)).to_have_value(f"{today}T00:00")
+        await expect(dialog.get_by_label("End", exact=True)).to_have_value(f"{today}T00:00")
+        await dialog.get_by_label("Location").fill("Hall B")
+        await dialog.get_by_role("button", name="Save without sending").click()
+        await expect(dialog).to_be_hidden()
+        saved = (await api.get(f"/meetings/{meeting_id}")).json()
+        assert (saved["location"], saved["time"]["start_date"], saved["time"]["end_date"]) == (
+            "Hall B",
+            today.isoformat(),
+            (today + timedelta(days=1)).isoformat(),
+        )
+
+        # Dragged to the neighbouring day (the day before when today ends the week).
+        step = 1 if sunday_first_index(today) < 6 else -1
+        target = await heads.nth(sunday_first_index(today) + step).bounding_box()
+        assert target is not None
+        drawn = await box_of(page, event.first)
+        x, y = drawn["x"] + drawn["width"] / 2, drawn["y"] + drawn["height"] / 2
+        await page.mouse.move(x, y)
+        await page.mouse.down()
+        await page.mouse.move(target["x"] + target["width"] / 2, y, steps=12)
+        await page.mouse.up()
+        moved_to = today + timedelta(days=step)
+
+        async def moved() -> list[str]:
+            time = (await api.get(f"/meetings/{meeting_id}")).json()["time"]
+            return [time["start_date"]] if time["start_date"] == moved_to.isoformat() else []
+
+        await eventually(moved, what="the all-day meeting on its new day")
+        time = (await api.get(f"/meetings/{meeting_id}")).json()["time"]
+        assert (time["kind"], time["end_date"]) == (
+            "all_day",
+            (moved_to + timedelta(days=1)).isoformat(),
+        )
+
+
+async def test_a_guest_added_in_a_calendar_program_survives_an_edit_and_errors_sit_at_their_field(
+    signed_in: tuple[Page, httpx.AsyncClient],
+) -> None:
+    page, api = signed_in
+    person = await api.post("/persons", json={"name": "Petra Person", "email": "petra@example.com"})
+    assert person.status_code == 201, person.text
+    made = await api.post(
+        "/meetings",
+        json={
+            "subject": "Supplier call",
+            "start": today_at(9),
+            "end": today_at(10),
+            "timezone": "UTC",
+            "participants": [
+                {"kind": "person", "id": person.json()["id"]},
+                {"kind": "external", "email": "guest@supplier.example", "name": "Gus Guest"},
+            ],
+        },
+    )
+    assert made.status_code == 201, made.text
+    await reload(page)
+    await page.locator("#ec .ec-event", has_text="Supplier call").first.click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog.locator("#participant-list")).to_contain_text("Gus Guest — guest")
+
+    # An empty End: said at End, before anything is sent.
+    end = dialog.get_by_label("End", exact=True)
+    await end.fill("")
+    await dialog.get_by_role("button", name="Save without sending").click()
+    await expect(dialog.locator("#e-end")).to_have_text("Required.")
+    await expect(end).to_have_attribute("aria-invalid", "true")
+    await expect(end).to_be_focused()
+    await expect(end).to_have_accessible_description("Required.")
+    # An all-day meeting ending before it starts: the API's end_date error, shown at End.
+    await dialog.get_by_label("All day").check()
+    await end.fill(f"{_days_before(today_at(9), 2)}T09:00")
+    await dialog.get_by_role("button", name="Save without sending").click()
+    await expect(dialog.locator("#e-end")).to_contain_text("end_date")
+    await expect(dialog.locator("#e-start")).to_have_text("")
+    await expect(dialog.locator("#e-form")).to_have_text("")
+    # Put right: the errors go, the meeting is saved, and the guest is still invited.
+    await dialog.get_by_label("All day").uncheck()
+    await end.fill(today_at(10)[:16])
+    await dialog.get_by_label("Subject").fill("Supplier call, agreed")
+    await dialog.get_by_role("button", name="Save without sending").click()
+    await expect(dialog).to_be_hidden()
+    [saved] = await meetings_named(api, "Supplier call, agreed")
+    assert [(p["kind"], p["email"]) for p in saved["participants"]] == [
+        ("person", "petra@example.com"),
+        ("external", "guest@supplier.example"),
+    ]
+
+
+def _days_before(instant: str, days: int) -> str:
+    return (datetime.fromisoformat(instant) - timedelta(days=days)).date().isoformat()
+
+
+async def test_save_and_send_invites_and_delete_sends_the_cancellation(
+    signed_in: tuple[Page, httpx.AsyncClient], smtp_server: LocalSmtp
+) -> None:
+    page, api = signed_in
+    address = f"petra-{uuid.uuid4().hex[:8]}@example.com"
+    person = await api.post("/persons", json={"name": "Petra Mail", "email": address})
+    assert person.status_code == 201, person.text
+    await reload(page)
+    await page.get_by_role("button", name="New meeting").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_label("Subject").fill("Contract signing")
+    await dialog.get_by_label("Participants").press_sequentially("Petra Mail", delay=50)
+    await expect(page.locator("#participant-options option")).to_have_count(1)
+    await dialog.get_by_label("Participants").fill("Petra Mail — person")
+    await dialog.get_by_role("button", name="Save and send invitations").click()
+    await expect(dialog).to_be_hidden()
+
+    async def methods() -> list[str]:
+        found = []
+        for mail in smtp_server.messages():
+            if address in str(mail["To"]):
+                part = next(p for p in mail.walk() if p.get_content_type() == "text/calendar")
+                found.append(str(Calendar.from_ical(part.get_content())["METHOD"]))
+        return found
+
+    assert await eventually(methods, what="the invitation") == ["REQUEST"]
+    await page.locator("#ec .ec-event", has_text="Contract signing").first.click()
+    await dialog.get_by_role("button", name="Delete", exact=True).click()
+    await dialog.get_by_role("button", name="Delete and send cancellations").click()
+    await expect(dialog).to_be_hidden()
+
+    async def cancelled() -> list[str]:
+        found = await methods()
+        return found if len(found) == 2 else []
+
+    assert await eventually(cancelled, what="the cancellation") == ["REQUEST", "CANCEL"]
+
+
+async def test_the_keyboard_stays_on_an_event_while_the_page_refreshes(
+    signed_in: tuple[Page, httpx.AsyncClient],
+) -> None:
+    page, api = signed_in
+    made = await api.post(
+        "/meetings",
+        json={
+            "subject": "Focus check",
+            "start": today_at(11),
+            "end": today_at(12),
+            "timezone": "UTC",
+        },
+    )
+    assert made.status_code == 201, made.text
+    await reload(page)
+    event = page.locator("#ec .ec-event", has_text="Focus check").first
+    await expect(event).to_be_visible()
+    await page.locator("#weekends").focus()
+    for _ in range(40):  # from the toolbar into the grid, by Tab alone
+        await page.keyboard.press("Tab")
+        if await event.evaluate("(e) => e === document.activeElement"):
+            break
+    await expect(event).to_be_focused()
+    await asyncio.sleep(6)  # past the page's 5-second refresh of events and sync state
+    await expect(event).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("dialog").get_by_label("Subject")).to_have_value("Focus check")
