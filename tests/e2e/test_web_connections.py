@@ -17,7 +17,7 @@ from playwright.async_api import Page, expect
 from calsync_localinfra.radicale import LocalRadicale
 
 from .support import eventually
-from .web_support import reload, shot
+from .web_support import box_of, reload, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -95,8 +95,7 @@ async def test_an_administrator_connects_a_colleagues_calendar_from_the_page(
     assert connection.status_code == 200, connection.text
     assert connection.json()["username"] == login
 
-    # Carla's calendar is offered now, in a colour the administrator changes.
-    await reload(page)
+    # Carla's calendar is offered now (no reload needed), in a colour the administrator changes.
     await people.get_by_role("checkbox", name="Carla Dav").check()
     occurrence = page.locator("#ec .ec-event", has_text="Weekly pipeline")
     await expect(occurrence.first).to_be_visible(timeout=60_000)
@@ -110,6 +109,22 @@ async def test_an_administrator_connects_a_colleagues_calendar_from_the_page(
         "data-state", "in_sync", timeout=60_000
     )
     await shot(page, "two-calendars")
+
+    # In the schedule view, a slot in Carla's column books into her calendar.
+    await page.get_by_role("button", name="Schedule", exact=True).click()
+    carla_column = await box_of(page, page.locator("#ec .ec-col-head", has_text="Carla Dav"))
+    four = page.locator("#ec .ec-body .ec-sidebar .ec-slot").filter(
+        has=page.locator("time[datetime$='T16:00:00']")
+    )
+    await four.scroll_into_view_if_needed()
+    row = await four.bounding_box()
+    assert row is not None
+    x = carla_column["x"] + carla_column["width"] / 2
+    await page.mouse.click(x, row["y"] + row["height"] / 2 + 6)
+    booking = page.get_by_role("dialog")
+    await expect(booking.get_by_label("In the calendar of")).to_have_value(carla["id"])
+    await booking.get_by_role("button", name="Back to calendar").click()
+    await page.get_by_role("button", name="Week", exact=True).click()
 
     # Opening this week's occurrence edits it alone.
     await occurrence.first.click()

@@ -71,6 +71,9 @@ async function openConnection() {
 async function showConnectionOf() {
   clearConnectionErrors();
   document.getElementById("verdict").textContent = "";
+  // Nothing of an earlier test (another user's account, its password) stays in the form.
+  for (const name of ["server_url", "username", "password"]) connectionForm[name].value = "";
+  document.getElementById("calendar-list").replaceChildren();
   document.getElementById("calendar-choice").hidden = true;
   saveButton.disabled = true;
   const current = await api(`/users/${connectionUserId()}/calendar-connection`).catch(() => null);
