@@ -49,7 +49,11 @@ async def page_of(
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     await page.goto(f"{stack.api}/app/#token={token}")
-    await settled(page)
+    try:
+        await settled(page)
+    except AssertionError as late:
+        said = await page.locator("#ec").inner_text()
+        raise AssertionError(f"the page never got ready: {said!r}; threw: {errors}") from late
     yield page, api
     await api.aclose()
     await context.close()

@@ -144,6 +144,7 @@ function createCalendar() {
     }),
     resources: shownResources(),
     eventSources: [{events: loadEvents}],
+    allDayContent: t("allDay"),
     selectable: true,
     nowIndicator: true,
     loading: (busy) => { document.body.dataset.loading = String(busy); }, // for tests and scripts
@@ -211,39 +212,4 @@ document.getElementById("goto").addEventListener("change", (event) => {
 });
 document.getElementById("weekends").addEventListener("change", (event) => {
   calendar.setOption("hiddenDays", event.target.checked ? [] : [0, 6]);
-});
-
-// --- the sync indicator ------------------------------------------------------------------------
-
-const WORST_FIRST = ["needs_reauth", "failed", "throttled", "syncing", "pending", "in_sync", "not_configured"];
-
-async function syncStates(userIds) {
-  if (!userIds.length) return [];
-  const query = new URLSearchParams();
-  for (const id of userIds) query.append("users", id);
-  return api(`/sync-status?${query}`).catch(() => []);
-}
-
-async function showSyncState() {
-  const known = await syncStates([...state.shown].slice(0, 50));
-  const worst = WORST_FIRST.find((s) => known.some((k) => k.state === s)) || "not_configured";
-  const indicator = document.getElementById("sync-state");
-  indicator.dataset.state = worst;
-  // The message of the calendars in the shown (worst) state, not of the others.
-  const message = known.filter((k) => k.state === worst).map((k) => k.message).filter(Boolean).join(" · ");
-  indicator.textContent = t(worst) + (message ? `: ${message}` : "");
-  const mine = known.find((k) => k.user_id === state.me.id);
-  document.getElementById("banner").hidden = !mine || mine.state !== "not_configured";
-}
-
-async function askForSync(userId = state.me.id, reason = "manual_refresh") {
-  const body = JSON.stringify({reason});
-  await api(`/users/${userId}/sync-status/refresh`, {method: "POST", body}).catch(() => null);
-  await showSyncState();
-}
-
-// Refresh asks for every shown calendar a sync (another user's only for administrators).
-document.getElementById("refresh").addEventListener("click", async () => {
-  const users = state.me.is_admin ? [...state.shown] : [state.me.id];
-  await Promise.all(users.map((id) => askForSync(id)));
 });

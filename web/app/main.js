@@ -34,5 +34,5 @@ function keyboardInCalendar() {
 
 start().catch((error) => {
   const texts = (state.me && TEXTS[state.me.language]) || TEXTS[navigator.language.slice(0, 2)] || TEXTS.en;
-  document.getElementById("ec").textContent = `${texts.loadFailed || TEXTS.en.loadFailed} (${error.message})`;
+  document.getElementById("ec").textContent = `${texts.loadFailed || TEXTS.en.loadFailed} (${error.message}).`;
 });
