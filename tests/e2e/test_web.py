@@ -43,6 +43,16 @@ async def test_views_show_the_meetings_of_the_week(
         await page.get_by_role("button", name=view, exact=True).click()
         await expect(page.locator(".ec-event", has_text="Board review").first).to_be_visible()
         await shot(page, view.lower())
+    # Previous / next step through the weeks; Today comes back.
+    await page.get_by_role("button", name="Week", exact=True).click()
+    board = page.locator("#ec .ec-event", has_text="Board review")
+    await page.get_by_role("button", name="Next week").click()
+    await expect(board).to_have_count(0)
+    await page.get_by_role("button", name="Previous week").click()
+    await page.get_by_role("button", name="Previous week").click()
+    await expect(board).to_have_count(0)
+    await page.get_by_role("button", name="Today").click()
+    await expect(board.first).to_be_visible()
     # Go to a date: a meeting six weeks ahead shows in that week.
     later = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(
         weeks=6

@@ -152,6 +152,12 @@ async def test_an_administrator_connects_a_colleagues_calendar_from_the_page(
     demos = next(c["id"] for c in saved["calendars"] if c["name"] == "Demos")
     assert saved["calendar_by_meeting_type"] == {demo["id"]: demos}
     assert (await api.get("/settings/sync-window")).json()["months_ahead"] == 6
+    # Synchronise asks Carla's sync service for a pass now (its effect: test_sync_status_api.py).
+    async with page.expect_request(
+        lambda r: r.method == "POST" and r.url.endswith(f"/users/{carla['id']}/sync-status/refresh")
+    ) as asked:
+        await dialog.get_by_role("button", name="Synchronise").click()
+    assert (await (await asked.value).response()).status < 300
     await dialog.get_by_role("button", name="Back to calendar").click()
 
     # Carla changes her password on the server: the indicator follows without a reload.

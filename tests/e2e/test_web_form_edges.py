@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import date, datetime, timedelta
+from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -219,3 +220,45 @@ async def test_the_keyboard_stays_on_an_event_while_the_page_refreshes(
     await expect(event).to_be_focused()
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("dialog").get_by_label("Subject")).to_have_value("Focus check")
+
+
+async def test_the_template_chosen_and_edited_in_the_form_is_what_the_guest_reads(
+    signed_in: tuple[Page, httpx.AsyncClient], smtp_server: LocalSmtp
+) -> None:
+    page, api = signed_in
+    template = await api.post(
+        "/email-templates",
+        json={
+            "name": "Site visit invitation",
+            "subject": "Welcome to {{ meeting.subject }}",
+            "body": "<p>Dear {{ recipient.name }}, see you there.</p>",
+        },
+    )
+    assert template.status_code == 201, template.text
+    address = f"vera-{uuid.uuid4().hex[:8]}@example.com"
+    person = await api.post("/persons", json={"name": "Vera Visitor", "email": address})
+    assert person.status_code == 201, person.text
+    await reload(page)
+    await page.get_by_role("button", name="New meeting").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_label("Subject").fill("the site")
+    await dialog.get_by_label("Participants").press_sequentially("Vera", delay=50)
+    await expect(page.locator("#participant-options option")).to_have_count(1)
+    await dialog.get_by_label("Participants").fill("Vera Visitor — person")
+    await dialog.get_by_label("Invitation template").select_option(label="Site visit invitation")
+    text = dialog.get_by_label("Invitation text")
+    await expect(text).to_be_hidden()
+    await dialog.get_by_label("Edit template").check()
+    await expect(text).to_have_value("<p>Dear {{ recipient.name }}, see you there.</p>")
+    await text.fill("<p>Dear {{ recipient.name }}, bring boots.</p>")
+    await dialog.get_by_role("button", name="Save and send invitations").click()
+    await expect(dialog).to_be_hidden()
+
+    async def invitation() -> list[EmailMessage]:
+        return [m for m in smtp_server.messages() if address in str(m["To"])]
+
+    [mail] = await eventually(invitation, what="the invitation")
+    assert mail["Subject"] == "Welcome to the site"
+    html = mail.get_body(preferencelist=("html",))
+    assert html is not None
+    assert "Dear Vera Visitor, bring boots." in html.get_content()

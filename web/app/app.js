@@ -141,7 +141,9 @@ function createCalendar() {
       ...text,
       dayGridMonth: t("month"), timeGridWeek: t("week"), timeGridDay: t("day"),
       resourceTimeGridDay: t("schedule"), listWeek: t("agenda"), today: t("today"),
+      close: t("close"),
     }),
+    views: stepLabels(),
     resources: shownResources(),
     eventSources: [{events: loadEvents}],
     allDayContent: t("allDay"),
@@ -165,6 +167,17 @@ function createCalendar() {
     eventDrop: (info) => moveMeeting(info),
     eventResize: (info) => moveMeeting(info),
   });
+}
+
+// The previous / next buttons are named after the step of each view ("Previous week"); the
+// component names them in English, so each view gets the names in the user's language.
+function stepLabels() {
+  const steps = {dayGridMonth: "Month", timeGridWeek: "Week", timeGridDay: "Day", resourceTimeGridDay: "Day", listWeek: "Week"};
+  const views = {};
+  for (const [view, step] of Object.entries(steps)) {
+    views[view] = {buttonText: (text) => ({...text, prev: t(`prev${step}`), next: t(`next${step}`)})};
+  }
+  return views;
 }
 
 function shownResources() {

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import mailbox
+import re
 import signal
 import subprocess
 import sys
@@ -78,6 +79,20 @@ class MaildirSink:
         return f"{rule['code']} {rule['message']}"
 
 
+MAILDIR_NAME = re.compile(r"(\d+)\.M(\d+)P\d+Q(\d+)\.")
+
+
+def arrival(key: str) -> tuple[int, int, int]:
+    """When a mail arrived, from its Maildir name ``<seconds>.M<microseconds>P<pid>Q<n>.<host>``
+    (Python's mailbox). Not the name's text order: the microseconds are not zero-padded, so
+    M999 sorts after M1000 as text."""
+    found = MAILDIR_NAME.match(key)
+    if found is None:
+        raise ValueError(f"not a Maildir name written by this server: {key!r}")
+    seconds, micros, count = found.groups()
+    return int(seconds), int(micros), int(count)
+
+
 class LocalSmtp:
     def __init__(
         self,
@@ -118,11 +133,11 @@ class LocalSmtp:
         return self.base_dir / "tls-cert.pem"
 
     def messages(self) -> list[EmailMessage]:
-        """Every accepted mail, oldest first (Maildir names start with the arrival time)."""
+        """Every accepted mail, oldest first."""
         box = mailbox.Maildir(self.base_dir / "mail", create=True)
         parsed = [
             message_from_bytes(box.get_bytes(key), policy=policy.default)
-            for key in sorted(box.keys())
+            for key in sorted(box.keys(), key=arrival)
         ]
         return [m for m in parsed if isinstance(m, EmailMessage)]
 
