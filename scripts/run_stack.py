@@ -44,8 +44,10 @@ from calsync_localinfra import (
     StopRequested,
     Supervisor,
     create_topics,
+    free_port,
     preferred_or_free_port,
 )
+from calsync_localinfra.ports import LOCALHOST
 from calsync_localinfra.radicale import LocalRadicale
 from calsync_localinfra.smtp import LocalSmtp
 
@@ -109,7 +111,7 @@ def main() -> int:
         if kafka is not None:
             common |= kafka.env()  # our Tansu cannot do idempotent producers (ADR 4)
         secrets_ = dev_secrets(VAR / "dev-secrets.json")
-        ports = allocate_ports(services)
+        ports = allocate_ports(services, usual=not args.free_ports)
         radicale = start_radicale(secrets_)
         smtp = start_smtp()
         common |= {"INTERNAL_API_TOKEN": secrets_["INTERNAL_API_TOKEN"]}
@@ -218,6 +220,12 @@ def parse_args() -> argparse.Namespace:
         "--infra-only",
         action="store_true",
         help="start PostgreSQL and the broker only (no migrations, no services)",
+    )
+    parser.add_argument(
+        "--free-ports",
+        action="store_true",
+        help="give the services ports the system hands out, never the usual 8000… (the tests: "
+        "two stacks starting at once must not both take a usual port that looked free)",
     )
     parser.add_argument(
         "--state-file",
@@ -339,10 +347,14 @@ def run_tool(module: str, env: dict[str, str], *, capture: bool = False) -> str:
     return result.stdout or ""
 
 
-def allocate_ports(services: list[Service]) -> dict[str, int]:
-    """Every port first: crm-api and the sync services need each other's addresses."""
+def allocate_ports(services: list[Service], *, usual: bool = True) -> dict[str, int]:
+    """Every port first: crm-api and the sync services need each other's addresses. The usual
+    ports (8000…) when free and ``usual``; else ports the system hands out."""
     ports: dict[str, int] = {}
     for service in services:
+        if not usual:
+            ports[service.name] = free_port(LOCALHOST)
+            continue
         port = preferred_or_free_port(service.preferred_port)
         if port != service.preferred_port:
             say(f"port {service.preferred_port} is busy: {service.name} gets {port}")

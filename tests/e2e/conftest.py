@@ -137,7 +137,13 @@ def stack(
     }
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "scripts/run_stack.py", "--state-file", str(state_file)],
+            [
+                sys.executable,
+                "scripts/run_stack.py",
+                "--free-ports",
+                "--state-file",
+                str(state_file),
+            ],
             cwd=ROOT,
             env=env,
             stdout=output,

@@ -131,6 +131,17 @@ async function deleteMeeting(sendCancellations) {
   calendar.refetchEvents();
 }
 
+// Enter in a one-line field saves without sending: the browser would press the first submit
+// button, "Save and send invitations", and mail every participant by accident. In the
+// participants' field it adds the typed address or the one suggestion (participants.js).
+form.addEventListener("keydown", (event) => {
+  const field = event.target;
+  if (event.key !== "Enter" || event.isComposing || !(field instanceof HTMLInputElement)) return;
+  if (["checkbox", "radio", "button", "submit"].includes(field.type)) return;
+  event.preventDefault();
+  if (field.id === "f-participant") addTypedParticipant();
+  else saveMeeting(false);
+});
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   saveMeeting(event.submitter && event.submitter.value === "send");

@@ -54,6 +54,21 @@ participantInput.addEventListener("input", () => {
   }, 200);
 });
 
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+// Enter in the participants' field: an address invites a guest who is in no CRM record; a
+// name with a single suggestion takes that suggestion.
+function addTypedParticipant() {
+  const text = participantInput.value.trim();
+  const suggestions = [...offered.values()];
+  if (EMAIL.test(text)) addParticipant({kind: "external", email: text, name: ""});
+  else if (suggestions.length === 1) addParticipant(suggestions[0]);
+  else return;
+  participantInput.value = "";
+  offered = new Map();
+  options.replaceChildren();
+}
+
 function addParticipant(candidate) {
   picked.set(participantKey(candidate), candidate);
   renderParticipants();
@@ -65,7 +80,7 @@ function renderParticipants() {
   for (const [key, candidate] of picked) {
     const item = document.createElement("li");
     const remove = Object.assign(document.createElement("button"), {type: "button", textContent: "×"});
-    remove.setAttribute("aria-label", `${t("remove")} ${candidate.name}`);
+    remove.setAttribute("aria-label", `${t("remove")} ${candidate.name || candidate.email}`);
     remove.addEventListener("click", () => {
       picked.delete(key);
       renderParticipants();
