@@ -95,3 +95,12 @@ async def shot(page: Page, name: str) -> None:
 
 def today_at(hour: int) -> str:
     return datetime.now(UTC).replace(hour=hour, minute=0, second=0, microsecond=0).isoformat()
+
+
+async def pick_participant(page: Page, typed: str, option: str) -> None:
+    """Types ``typed`` into the meeting form's Participants field until one suggestion is
+    offered, then picks ``option`` ("Petra Person — person") as a user does from the list."""
+    field = page.get_by_role("dialog").get_by_label("Participants")
+    await field.press_sequentially(typed, delay=50)
+    await expect(page.locator("#participant-options option")).to_have_count(1)
+    await field.fill(option)

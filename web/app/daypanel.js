@@ -1,8 +1,8 @@
 // The meeting form's side panel: the chosen day in the calendars of the meeting's owner and of
 // the CRM users taking part, so colleagues are not double-booked. Clicking a time there moves
 // the meeting to it (keeping its length); a warning names whoever is busy at the chosen time.
-// Uses `api`, `t`, `state`, `form`, `localInput`, `colourOf`, `nameOf` (app.js, people.js) and
-// `participantUserIds` (participants.js).
+// Uses `api`, `t`, `state`, the date helpers (app.js), `form` (meeting_form.js), `colourOf`,
+// `nameOf` (people.js) and `participantUserIds` (participants.js).
 "use strict";
 
 let dayPanel = null;
@@ -11,9 +11,9 @@ let panelTimer = null;
 
 function chosenTimes() {
   if (form.all_day.checked) {
-    const first = new Date(form.start.value.slice(0, 10) + "T00:00");
-    const last = new Date(form.end.value.slice(0, 10) + "T00:00");
-    return {start: first, end: new Date(last.getTime() + 86400e3)};
+    const first = localDate(form.start.value.slice(0, 10));
+    const last = localDate(form.end.value.slice(0, 10));
+    return {start: first, end: addDays(last, 1)}; // the form shows the last day, inclusive
   }
   return {start: new Date(form.start.value), end: new Date(form.end.value)};
 }
@@ -30,11 +30,6 @@ function isOpenMeeting(entry) {
   return entry.recurrence_id === state.occurrence.recurrence_id;
 }
 
-function entryTimes(entry) {
-  const at = (value) => new Date(entry.all_day ? value + "T00:00" : value);
-  return {start: at(entry.start), end: at(entry.end)};
-}
-
 async function refreshDayPanel() {
   const {start, end} = chosenTimes();
   if (isNaN(start) || isNaN(end)) return;
@@ -47,7 +42,7 @@ async function refreshDayPanel() {
   const entries = users.length ? await api(`/calendar?${query}`).catch(() => []) : [];
   dayEntries = entries.filter((e) => !isOpenMeeting(e));
   const events = dayEntries.map((entry) => ({
-    ...entryTimes(entry),
+    ...entrySpan(entry),
     allDay: entry.all_day,
     title: entry.busy_only ? t("busy") : entry.meeting.subject,
     resourceIds: [entry.owner_user_id],
@@ -92,7 +87,7 @@ function moveMeetingTo(date) {
 function showOverlap(start, end) {
   const time = (d) => d.toLocaleTimeString(state.me.language, {hour: "2-digit", minute: "2-digit"});
   const clashes = dayEntries
-    .map((entry) => ({entry, ...entryTimes(entry)}))
+    .map((entry) => ({entry, ...entrySpan(entry)}))
     .filter((c) => c.start < end && start < c.end)
     .map((c) => `${nameOf(c.entry.owner_user_id)} ${c.entry.all_day ? t("allDay") : `${time(c.start)}–${time(c.end)}`}`);
   const warning = document.getElementById("overlap");
