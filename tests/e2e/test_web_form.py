@@ -124,6 +124,18 @@ async def test_the_participants_day_warns_of_an_overlap_and_a_click_there_moves_
     await expect(panel).not_to_contain_text("dentist")
     await shot(page, "form-day-panel")
 
+    # The times when all are free, for the keyboard: an hour long, so not 09:30 to 10:30.
+    free = dialog.get_by_label("Everyone is free at")
+    offered = await free.locator("option").all_inner_texts()
+    assert "09:00 AM" in offered
+    assert "11:00 AM" in offered
+    assert not {"09:30 AM", "10:00 AM", "10:30 AM"} & set(offered), offered
+    await free.focus()
+    await free.select_option(label="11:00 AM")
+    await expect(dialog.get_by_label("Start", exact=True)).to_have_value(today_at(11)[:16])
+    await expect(dialog.get_by_label("End", exact=True)).to_have_value(today_at(12)[:16])
+    await expect(warning).to_be_hidden()
+
     await click_at_hour(page, "#day-panel", ".ec-day:last-child", 14)
     await expect(dialog.get_by_label("Start", exact=True)).to_have_value(today_at(14)[:16])
     await expect(dialog.get_by_label("End", exact=True)).to_have_value(today_at(15)[:16])

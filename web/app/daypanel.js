@@ -1,6 +1,7 @@
 // The meeting form's side panel: the chosen day in the calendars of the meeting's owner and of
 // the CRM users taking part, so colleagues are not double-booked. Clicking a time there moves
-// the meeting to it (keeping its length); a warning names whoever is busy at the chosen time.
+// the meeting to it (keeping its length), and so does picking from the list of times when all
+// are free; a warning names whoever is busy at the chosen time.
 // Uses `api`, `t`, `state`, the date helpers (app.js), `form` (meeting_form.js), `colourOf`,
 // `nameOf` (people.js) and `participantUserIds` (participants.js).
 "use strict";
@@ -36,7 +37,7 @@ async function refreshDayPanel() {
   const day = new Date(start);
   day.setHours(0, 0, 0, 0);
   const users = panelUserIds();
-  const query = new URLSearchParams({start: day.toISOString(), end: new Date(day.getTime() + 86400e3).toISOString()});
+  const query = new URLSearchParams({start: day.toISOString(), end: addDays(day, 1).toISOString()});
   for (const id of users) query.append("users", id);
   // Without the panel's data the form still works: it shows no one busy rather than failing.
   const entries = users.length ? await api(`/calendar?${query}`).catch(() => []) : [];
@@ -54,6 +55,7 @@ async function refreshDayPanel() {
     dayPanel = EventCalendar.create(document.getElementById("day-panel"), {
       view: "resourceTimeGridDay",
       locale: state.me.language,
+      allDayContent: t("allDay"),
       headerToolbar: {start: "", center: "title", end: ""},
       height: "26rem",
       editable: false,
@@ -70,7 +72,46 @@ async function refreshDayPanel() {
     dayPanel.setOption("events", events);
   }
   showOverlap(start, end);
+  offerFreeTimes(day, end - start);
 }
+
+// --- free times: the panel's answer from the keyboard --------------------------------------------
+
+const WORKING_HOURS = [7, 19]; // offered starts lie between, every half hour
+const SLOT = 30 * 60e3;
+
+// Starts on `day` at which a meeting of `length` clashes with none of `busy` ({start, end}).
+function freeStarts(day, length, busy) {
+  const starts = [];
+  const first = new Date(day);
+  first.setHours(WORKING_HOURS[0], 0, 0, 0);
+  const last = new Date(day);
+  last.setHours(WORKING_HOURS[1], 0, 0, 0);
+  for (let at = first; at.getTime() + length <= last.getTime(); at = new Date(at.getTime() + SLOT)) {
+    const until = new Date(at.getTime() + length);
+    if (!busy.some((b) => b.start < until && at < b.end)) starts.push(at);
+  }
+  return starts;
+}
+
+// A list of the times when everyone in the panel is free, for keyboard users and for anyone
+// who would rather pick than scan the grid. Not for all-day meetings.
+function offerFreeTimes(day, length) {
+  const select = document.getElementById("free-times");
+  const row = document.getElementById("free-times-row");
+  row.hidden = form.all_day.checked;
+  if (form.all_day.checked) return;
+  const time = (d) => d.toLocaleTimeString(state.me.language, {hour: "2-digit", minute: "2-digit"});
+  const starts = freeStarts(day, Math.max(length, SLOT), dayEntries.map(entrySpan));
+  select.replaceChildren(
+    Object.assign(document.createElement("option"), {value: "", textContent: starts.length ? t("pickFreeTime") : t("noFreeTime")}),
+    ...starts.map((at) => Object.assign(document.createElement("option"), {value: at.toISOString(), textContent: time(at)})),
+  );
+}
+
+document.getElementById("free-times").addEventListener("change", (event) => {
+  if (event.target.value) moveMeetingTo(new Date(event.target.value));
+});
 
 function scrollTo(start) {
   return `${String(Math.max(start.getHours() - 2, 0)).padStart(2, "0")}:00:00`;
