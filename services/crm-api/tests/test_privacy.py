@@ -5,8 +5,11 @@ busy block in the calendar (test_calendar.py) and nothing anywhere else, not eve
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
+from .test_calendar import add, window
 from .test_meetings_api import body
+from .test_occurrences import WEEKLY, occurrence_path
 
 PREVIEW = {"language": "en", "timezone": "Europe/Copenhagen"}
 
@@ -73,3 +76,46 @@ async def test_a_deleted_private_meetings_log_stays_private(api) -> None:
     assert (await api.client(user).delete(f"/meetings/{meeting_id}")).status_code == 204
     assert (await api.client(admin).get(f"/meetings/{meeting_id}/invitations")).status_code == 404
     assert (await api.client(user).get(f"/meetings/{meeting_id}/invitations")).status_code == 200
+
+
+async def test_an_occurrence_changed_on_its_own_is_as_private_as_its_series(api) -> None:
+    _, admin, user = await api.tenant()
+    first = datetime(2026, 10, 13, 9, tzinfo=UTC)
+    series = await add(api, user, "Salary talk", first, recurrence=WEEKLY)
+    owner = api.client(user)
+    moved = await owner.patch(occurrence_path(series, first), json={"location": "Room 2"})
+    assert moved.status_code == 200, moved.text
+    override = moved.json()["id"]
+    # Made private after the occurrence got its own row (which copied "public" then).
+    assert (await owner.patch(f"/meetings/{series}", json={"private": True})).status_code == 200
+    colleague = api.client(admin)
+    assert (await colleague.get(f"/meetings/{override}")).status_code == 404
+    renamed = await colleague.patch(f"/meetings/{override}", json={"subject": "x"})
+    assert renamed.status_code == 404
+    assert (await colleague.get(f"/meetings/{override}/invitations")).status_code == 404
+    assert (await colleague.get("/meetings", params={"q": "Salary"})).json()["total"] == 0
+    shown = await colleague.get(
+        "/calendar", params=window("2026-10-01T00:00:00Z", "2026-11-10T00:00:00Z", user)
+    )
+    assert len(shown.json()) == 4
+    assert all(e["busy_only"] for e in shown.json())
+    assert "Salary" not in shown.text
+    assert (await owner.get(f"/meetings/{override}")).json()["location"] == "Room 2"
+
+
+async def test_only_the_owner_or_booker_makes_a_private_meeting_public_or_moves_it(api) -> None:
+    _, admin, user = await api.tenant()
+    meeting_id = await _private_meeting(
+        api, user, participants=[{"kind": "user", "id": str(admin.user_id)}]
+    )
+    taking_part = api.client(admin)
+    edit = await taking_part.patch(f"/meetings/{meeting_id}", json={"location": "Room 9"})
+    assert edit.status_code == 200, edit.text  # taking part: may edit it
+    for change in ({"private": False}, {"owner_user_id": str(admin.user_id)}):
+        refused = await taking_part.patch(f"/meetings/{meeting_id}", json=change)
+        assert refused.status_code == 403, change
+        assert "owner of a private meeting" in refused.json()["detail"]
+    stored = (await api.client(user).get(f"/meetings/{meeting_id}")).json()
+    assert (stored["private"], stored["owner_user_id"]) == (True, str(user.user_id))
+    public = await api.client(user).patch(f"/meetings/{meeting_id}", json={"private": False})
+    assert public.status_code == 200, public.text

@@ -26,9 +26,12 @@ def sees_details(
     return viewer in set(participant_user_ids)
 
 
-def shown_to(meeting: MeetingSnapshot, viewer: uuid.UUID) -> bool:
+def shown_to(meeting: MeetingSnapshot, viewer: uuid.UUID, *, series_private: bool = False) -> bool:
+    """``series_private``: the meeting is one occurrence of a series changed on its own (an
+    override), and the series is private. An occurrence is as private as its series, whatever
+    its own flag says (it was copied when the occurrence was first changed)."""
     return sees_details(
-        private=meeting.private,
+        private=meeting.private or series_private,
         owner_user_id=meeting.owner_user_id,
         booked_by_user_id=meeting.booked_by_user_id,
         participant_user_ids=(

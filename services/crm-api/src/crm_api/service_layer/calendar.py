@@ -77,9 +77,11 @@ async def _rows(
     return list((await session.execute(statement)).scalars())
 
 
-def _visible(meeting: MeetingSnapshot, caller: Caller) -> MeetingSnapshot | None:
+def _visible(
+    meeting: MeetingSnapshot, caller: Caller, series_private: bool
+) -> MeetingSnapshot | None:
     """A colleague's private meeting shows as busy, with no details (unless you take part)."""
-    return meeting if shown_to(meeting, caller.user_id) else None
+    return meeting if shown_to(meeting, caller.user_id, series_private=series_private) else None
 
 
 def _entries(
@@ -88,9 +90,10 @@ def _entries(
     start: datetime,
     end: datetime,
     overridden: set[tuple[uuid.UUID, str]],
+    private_series: set[uuid.UUID],
 ) -> list[CalendarEntry]:
     snapshot = meeting_snapshot(row)
-    shown = _visible(snapshot, caller)
+    shown = _visible(snapshot, caller, row.series_id in private_series)
     all_day = isinstance(snapshot.time, AllDaySpan)
     if snapshot.recurrence is None:
         span = snapshot.time
@@ -124,22 +127,23 @@ async def calendar(
         for row in rows
         if row.series_id is not None and row.recurrence_id is not None
     }
-    entries = [entry for row in rows for entry in _entries(row, caller, start, end, overridden)]
+    private_series = await _private_series(session, {r.series_id for r in rows if r.series_id})
+    entries = [
+        entry
+        for row in rows
+        for entry in _entries(row, caller, start, end, overridden, private_series)
+    ]
     return sorted(entries, key=lambda e: _instant(e.start, "UTC"))
 
 
-async def _overridden(
-    session: AsyncSession, series_ids: list[uuid.UUID]
-) -> set[tuple[uuid.UUID, str]]:
-    """Occurrences replaced by an override row, wherever the override was moved to."""
+async def _private_series(session: AsyncSession, series_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """The series among these that are private: their overrides are private too."""
     if not series_ids:
         return set()
-    rows = await session.execute(
-        select(Meeting.series_id, Meeting.recurrence_id).where(
-            Meeting.series_id.in_(series_ids), Meeting.recurrence_id.is_not(None)
-        )
+    rows = await session.scalars(
+        select(Meeting.id).where(Meeting.id.in_(series_ids), Meeting.private.is_(True))
     )
-    return {(series, instant_key(rid)) for series, rid in rows if series is not None}
+    return set(rows)
 
 
 def _instant(value: datetime | date, zone: str) -> datetime:

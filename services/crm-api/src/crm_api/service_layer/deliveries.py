@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calsync_contracts.events import InvitationFailed, InvitationSent
 from calsync_contracts.meeting import MeetingSnapshot
-from crm_api.adapters.orm import InvitationDelivery, MeetingRevision
+from crm_api.adapters.orm import InvitationDelivery, Meeting, MeetingRevision
 from crm_api.auth import Caller
 from crm_api.domain.privacy import shown_to
 from crm_api.errors import NotFound
@@ -52,7 +52,13 @@ async def deliveries_of(
         .order_by(MeetingRevision.version.desc())
         .limit(1)
     )
-    if last is None or not shown_to(MeetingSnapshot.model_validate(last), caller.user_id):
+    if last is None:
+        raise NotFound("meeting")
+    meeting = MeetingSnapshot.model_validate(last)
+    series_private = meeting.series_id is not None and bool(
+        await session.scalar(select(Meeting.private).where(Meeting.id == meeting.series_id))
+    )
+    if not shown_to(meeting, caller.user_id, series_private=series_private):
         raise NotFound("meeting")
     rows = await session.execute(
         select(InvitationDelivery)

@@ -21,7 +21,7 @@ from crm_api.domain.meetings import (
     validate_custom_fields,
 )
 from crm_api.domain.rich_text import plain_text, sanitise
-from crm_api.errors import Invalid
+from crm_api.errors import Forbidden, Invalid
 from crm_api.schemas.meetings import MeetingCreate, MeetingPatch
 from crm_api.service_layer import invitations, meetings
 from crm_api.service_layer.meetings import EventContext, MeetingDraft
@@ -81,6 +81,7 @@ async def patch(
     meetings.check_if_match(if_match, meeting.version)
     previous = meeting_snapshot(meeting)
     given = body.model_fields_set
+    check_privacy_change(meeting, body, caller)
     for name in ("subject", "location", "private"):
         if name in given and getattr(body, name) is not None:
             setattr(meeting, name, getattr(body, name))
@@ -189,3 +190,25 @@ async def delete(
     previous = meeting_snapshot(meeting)
     final = await meetings.delete_meeting(session, meeting, context, DeletionKind.PHYSICAL)
     await invitations.request_invitations(session, meeting, final, previous, context, deleted=True)
+
+
+def check_privacy_change(meeting: Meeting, body: MeetingPatch, caller: Caller) -> None:
+    """Privacy is the owner's choice (ADR 10): a user taking part may edit a private meeting but
+    not make it public, nor take it into another calendar; only the owner and the colleague who
+    booked it may."""
+    given = body.model_fields_set
+    unhides = "private" in given and body.private is False and meeting.private
+    moves = (
+        "owner_user_id" in given
+        and body.owner_user_id is not None
+        and body.owner_user_id != meeting.owner_user_id
+        and meeting.private
+    )
+    if (unhides or moves) and caller.user_id not in (
+        meeting.owner_user_id,
+        meeting.booked_by_user_id,
+    ):
+        raise Forbidden(
+            "only the owner of a private meeting or the colleague who booked it may make it "
+            "public or move it to another calendar"
+        )

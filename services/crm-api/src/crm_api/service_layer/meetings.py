@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from calsync_contracts import Origin
 from calsync_contracts.events import (
@@ -121,15 +122,20 @@ async def get_visible_meeting(
     """A meeting the caller may see: another user's private meeting they take no part in is
     "not found", for reading and for changing alike (domain.privacy)."""
     meeting = await get_meeting(session, caller.tenant_id, meeting_id, lock=lock)
-    if not shown_to(meeting_snapshot(meeting), caller.user_id):
+    series_private = meeting.series_id is not None and bool(
+        await session.scalar(select(Meeting.private).where(Meeting.id == meeting.series_id))
+    )
+    if not shown_to(meeting_snapshot(meeting), caller.user_id, series_private=series_private):
         raise NotFound("meeting")
     return meeting
 
 
 def _visible_to(viewer: uuid.UUID) -> ColumnElement[bool]:
-    """domain.privacy.sees_details as SQL, so paging and totals count only what is shown."""
+    """domain.privacy.shown_to as SQL, so paging and totals count only what is shown."""
+    series = aliased(Meeting)
+    private_series = exists().where(series.id == Meeting.series_id, series.private.is_(True))
     return or_(
-        Meeting.private.is_(False),
+        Meeting.private.is_(False) & ~private_series,
         Meeting.owner_user_id == viewer,
         Meeting.booked_by_user_id == viewer,
         Meeting.participants.any(
