@@ -130,9 +130,15 @@ async def test_the_participants_day_warns_of_an_overlap_and_a_click_there_moves_
     assert "09:00 AM" in offered
     assert "11:00 AM" in offered
     assert not {"09:30 AM", "10:00 AM", "10:30 AM"} & set(offered), offered
-    await free.focus()
+    await free.focus()  # each arrow press moves the meeting on to the next free time
+    start = dialog.get_by_label("Start", exact=True)
+    await page.keyboard.press("ArrowDown")
+    await expect(start).to_have_value(today_at(7)[:16])  # the first free start
+    await expect(free).to_have_value(today_at(7).replace("+00:00", ".000Z"))
+    await page.keyboard.press("ArrowDown")
+    await expect(start).to_have_value(f"{today_at(7)[:11]}07:30")  # on from the chosen one
     await free.select_option(label="11:00 AM")
-    await expect(dialog.get_by_label("Start", exact=True)).to_have_value(today_at(11)[:16])
+    await expect(start).to_have_value(today_at(11)[:16])
     await expect(dialog.get_by_label("End", exact=True)).to_have_value(today_at(12)[:16])
     await expect(warning).to_be_hidden()
 

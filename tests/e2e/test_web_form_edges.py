@@ -283,3 +283,44 @@ async def test_the_template_chosen_and_edited_in_the_form_is_what_the_guest_read
     html = mail.get_body(preferencelist=("html",))
     assert html is not None
     assert "Dear Vera Visitor, bring boots." in html.get_content()
+
+
+async def test_a_double_click_saves_once_and_an_edit_keeps_who_booked_it(
+    stack, signed_in: tuple[Page, httpx.AsyncClient]
+) -> None:
+    page, api = signed_in
+    await page.get_by_role("button", name="New meeting").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_label("Subject").fill("Clicked twice")
+    await dialog.get_by_role("button", name="Save without sending").dblclick()
+    await expect(dialog).to_be_hidden()
+    await expect(page.locator("#ec .ec-event", has_text="Clicked twice")).to_have_count(1)
+    assert len(await meetings_named(api, "Clicked twice")) == 1
+
+    # Carla books a private meeting into this user's calendar; an edit here keeps her as booker.
+    carla = await api.post(
+        "/users", json={"name": "Carla Booker", "email": f"cb-{uuid.uuid4().hex[:6]}@example.com"}
+    )
+    assert carla.status_code == 201, carla.text
+    me = (await api.get("/me")).json()
+    booked = await api.post(
+        "/meetings",
+        headers={"Authorization": f"Bearer {await stack.token_for(carla.json()['id'])}"},
+        json={
+            "subject": "Booked by Carla",
+            "owner_user_id": me["id"],
+            "private": True,
+            "start": today_at(13),
+            "end": today_at(14),
+            "timezone": "America/New_York",
+        },
+    )
+    assert booked.status_code == 201, booked.text
+    await reload(page)
+    await page.locator("#ec .ec-event", has_text="Booked by Carla").first.click()
+    await dialog.get_by_label("Location").fill("Room 4")
+    await dialog.get_by_role("button", name="Save without sending").click()
+    await expect(dialog).to_be_hidden()
+    stored = (await api.get(f"/meetings/{booked.json()['id']}")).json()
+    assert (stored["location"], stored["booked_by_user_id"]) == ("Room 4", carla.json()["id"])
+    assert stored["time"]["timezone"] == "America/New_York"  # planned there, edited here

@@ -5,6 +5,7 @@ user's language; reconnecting brings "In sync" back."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -68,3 +69,15 @@ async def test_a_refused_password_asks_for_reconnection_until_it_is_fixed(
     await expect(dialog).to_be_hidden()
     await expect(indicator).to_have_attribute("data-state", "in_sync", timeout=60_000)
     await expect(banner).to_be_hidden()
+
+    # Disconnecting asks first; then the calendar is not synchronised any more.
+    await page.get_by_role("button", name="Kalenderforbindelse").click()
+    page.once("dialog", lambda question: asyncio.ensure_future(question.dismiss()))
+    await dialog.get_by_role("button", name="Afbryd").click()
+    await expect(dialog).to_be_visible()  # kept: the question was answered no
+    page.once("dialog", lambda question: asyncio.ensure_future(question.accept()))
+    await dialog.get_by_role("button", name="Afbryd").click()
+    await expect(dialog).to_be_hidden()
+    await expect(indicator).to_have_attribute("data-state", "not_configured")
+    await expect(banner).to_contain_text("Din kalender er endnu ikke synkroniseret")
+    assert (await api.get(f"/users/{me['id']}/calendar-connection")).status_code == 404

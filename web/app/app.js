@@ -147,6 +147,7 @@ function createCalendar() {
     resources: shownResources(),
     eventSources: [{events: loadEvents}],
     allDayContent: t("allDay"),
+    noEventsContent: t("noEvents"),
     selectable: true,
     nowIndicator: true,
     loading: (busy) => { document.body.dataset.loading = String(busy); }, // for tests and scripts
@@ -195,14 +196,37 @@ function refreshCalendar() {
 // colleague's column, which moves the meeting to that colleague's calendar.
 async function moveMeeting(info) {
   const {meeting, occurrence} = info.event.extendedProps;
+  const partOfSeries = Boolean(occurrence || meeting.recurrence || meeting.series_id);
+  if (info.newResource && partOfSeries) return info.revert(); // a series stays in its calendar
   const body = movedSpan(info.event);
-  if (info.newResource && !occurrence) body.owner_user_id = info.newResource.id;
+  if (info.newResource) body.owner_user_id = info.newResource.id;
+  // Guests hear of the new time only if the user says so (as calendar programs ask).
+  if (hasGuests(meeting)) body.send_invitations = window.confirm(t("sendUpdates"));
   try {
     await api(meetingPath(meeting, occurrence), {method: "PATCH", body: JSON.stringify(body)});
+    showNotice("");
   } catch (error) {
     info.revert();
+    showNotice(`${t("moveFailed")} ${errorText(error)}`);
   }
   calendar.refetchEvents();
+}
+
+function hasGuests(meeting) {
+  return meeting.participants.some((p) => p.email && p.id !== meeting.owner_user_id);
+}
+
+// A message under the bar for what failed outside a form (a drag the API refused).
+function showNotice(text) {
+  const notice = document.getElementById("notice");
+  notice.textContent = text;
+  notice.hidden = !text;
+}
+
+function errorText(error) {
+  const detail = error.body && error.body.detail;
+  if (Array.isArray(detail)) return detail.map((d) => d.msg).join(" · ");
+  return detail || error.message;
 }
 
 function movedSpan(event) {

@@ -138,8 +138,19 @@ async function saveConnection() {
 }
 
 async function disconnect() {
-  await api(`/users/${connectionUserId()}/calendar-connection`, {method: "DELETE"});
+  if (!window.confirm(t("disconnectQuestion"))) return;
+  clearConnectionErrors();
+  try {
+    await api(`/users/${connectionUserId()}/calendar-connection`, {method: "DELETE"});
+  } catch (error) {
+    showConnectionErrors(error);
+    return;
+  }
   connectionDialog.close();
+  await loadPeople(); // people.js: a disconnected colleague is no longer offered
+  for (const id of [...state.shown]) if (!state.offered.some((u) => u.id === id)) state.shown.delete(id);
+  renderPeople();
+  refreshCalendar();
   await showSyncState();
 }
 

@@ -72,7 +72,7 @@ async function refreshDayPanel() {
     dayPanel.setOption("events", events);
   }
   showOverlap(start, end);
-  offerFreeTimes(day, end - start);
+  offerFreeTimes(day, start, end - start);
 }
 
 // --- free times: the panel's answer from the keyboard --------------------------------------------
@@ -96,7 +96,7 @@ function freeStarts(day, length, busy) {
 
 // A list of the times when everyone in the panel is free, for keyboard users and for anyone
 // who would rather pick than scan the grid. Not for all-day meetings.
-function offerFreeTimes(day, length) {
+function offerFreeTimes(day, start, length) {
   const select = document.getElementById("free-times");
   const row = document.getElementById("free-times-row");
   row.hidden = form.all_day.checked;
@@ -107,6 +107,8 @@ function offerFreeTimes(day, length) {
     Object.assign(document.createElement("option"), {value: "", textContent: starts.length ? t("pickFreeTime") : t("noFreeTime")}),
     ...starts.map((at) => Object.assign(document.createElement("option"), {value: at.toISOString(), textContent: time(at)})),
   );
+  // The chosen time stays selected, so the arrow keys go on from it (each press is a change).
+  if (starts.some((at) => at.getTime() === start.getTime())) select.value = start.toISOString();
 }
 
 document.getElementById("free-times").addEventListener("change", (event) => {

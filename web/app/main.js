@@ -18,7 +18,7 @@ async function start() {
   // redrawn under a pointer that is dragging or selecting, nor behind an open dialog.
   let pointerDown = false;
   document.getElementById("ec").addEventListener("pointerdown", () => { pointerDown = true; });
-  window.addEventListener("pointerup", () => { pointerDown = false; });
+  for (const end of ["pointerup", "pointercancel"]) window.addEventListener(end, () => { pointerDown = false; });
   setInterval(async () => {
     await showSyncState();
     const busy = pointerDown || document.querySelector("dialog[open]") || keyboardInCalendar();

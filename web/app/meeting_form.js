@@ -45,7 +45,24 @@ function nextHour() {
   return date;
 }
 
+let saving = false;
+
+// One save at a time: a double click or a held Enter must not make two meetings (and send
+// two invitations).
 async function saveMeeting(send) {
+  if (saving) return;
+  saving = true;
+  const buttons = form.querySelectorAll("button[type=submit]");
+  for (const button of buttons) button.disabled = true;
+  try {
+    await submitMeeting(send);
+  } finally {
+    saving = false;
+    for (const button of buttons) button.disabled = false;
+  }
+}
+
+async function submitMeeting(send) {
   clearErrors();
   const missing = ["start", "end"].filter((name) => !form[name].value);
   if (missing.length) {
@@ -136,12 +153,22 @@ async function deleteMeeting(sendCancellations) {
 // participants' field it adds the typed address or the one suggestion (participants.js).
 form.addEventListener("keydown", (event) => {
   const field = event.target;
-  if (event.key !== "Enter" || event.isComposing || !(field instanceof HTMLInputElement)) return;
+  if (event.key !== "Enter" || event.isComposing || event.defaultPrevented) return;
+  if (!(field instanceof HTMLInputElement) || field.closest(".ql-tooltip")) return; // Quill's link box
   if (["checkbox", "radio", "button", "submit"].includes(field.type)) return;
   event.preventDefault();
   if (field.id === "f-participant") addTypedParticipant();
   else saveMeeting(false);
 });
+// Unticking all-day on a day shown as 00:00–00:00 gives it working hours rather than no length.
+form.all_day.addEventListener("change", () => {
+  if (form.all_day.checked || form.start.value !== form.end.value) return;
+  const day = localDate(form.start.value.slice(0, 10));
+  day.setHours(9);
+  form.start.value = localInput(day);
+  form.end.value = localInput(new Date(day.getTime() + 3600e3));
+});
+
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   saveMeeting(event.submitter && event.submitter.value === "send");

@@ -46,7 +46,7 @@ participantInput.addEventListener("input", () => {
   }
   clearTimeout(searchTimer);
   searchTimer = setTimeout(async () => {
-    const found = await searchParticipants(participantInput.value);
+    const found = await searchParticipants(participantInput.value).catch(() => []);
     offered = new Map(found.map((c) => [optionText(c), c]));
     options.replaceChildren(
       ...[...offered.keys()].map((text) => Object.assign(document.createElement("option"), {value: text})),
@@ -118,12 +118,15 @@ async function fillCrmParts(meeting, ownerId = null) {
 }
 
 function crmParts() {
+  const owner = document.getElementById("f-owner").value;
   const body = {
-    owner_user_id: document.getElementById("f-owner").value,
     participants: [...picked.values()].map((p) =>
       p.id ? {kind: p.kind, id: p.id} : {kind: "external", email: p.email, name: p.name || ""}),
     private: form.private.checked,
   };
+  // An edit sends the owner only when it changes: re-sending it would make the editor the
+  // meeting's booker (and a private meeting booked by a colleague would hide from them).
+  if (!state.editing || owner !== state.editing.owner_user_id) body.owner_user_id = owner;
   const template = document.getElementById("f-template").value;
   if (template) body.template_id = template;
   if (document.getElementById("f-edit-template").checked) {
@@ -132,12 +135,19 @@ function crmParts() {
   return body;
 }
 
+// A meeting keeps the time zone it was planned in (its series, its attendees' copies); a new
+// one, or an all-day one becoming timed, takes the browser's.
+function keptTimeZone() {
+  const time = state.editing && state.editing.time;
+  return (time && time.timezone) || Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
 function timeParts() {
   if (!form.all_day.checked) {
     return {
       start: new Date(form.start.value).toISOString(),
       end: new Date(form.end.value).toISOString(),
-      timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+      timezone: keptTimeZone(),
     };
   }
   const first = form.start.value.slice(0, 10);

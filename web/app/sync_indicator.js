@@ -19,7 +19,8 @@ async function showSyncState() {
   const indicator = document.getElementById("sync-state");
   indicator.dataset.state = worst;
   const message = stateMessage(worst, known);
-  indicator.textContent = t(worst) + (message ? `: ${message}` : "");
+  const text = t(worst) + (message ? `: ${message}` : "");
+  if (indicator.textContent !== text) indicator.textContent = text; // a live region: say changes only
   const mine = known.find((k) => k.user_id === state.me.id);
   const banner = BANNERS[mine && mine.state];
   document.getElementById("banner").hidden = !banner;
