@@ -151,7 +151,7 @@ async def test_a_guest_added_in_a_calendar_program_survives_an_edit_and_errors_s
     await dialog.get_by_label("All day").check()
     await end.fill(f"{_days_before(today_at(9), 2)}T09:00")
     await dialog.get_by_role("button", name="Save without sending").click()
-    await expect(dialog.locator("#e-end")).to_contain_text("end_date")
+    await expect(dialog.locator("#e-end")).to_have_text("End must be after Start.")
     await expect(dialog.locator("#e-start")).to_have_text("")
     await expect(dialog.locator("#e-form")).to_have_text("")
     # Put right: the errors go, the meeting is saved, and the guest is still invited.
@@ -266,6 +266,7 @@ async def test_the_template_chosen_and_edited_in_the_form_is_what_the_guest_read
     dialog = page.get_by_role("dialog")
     await dialog.get_by_label("Subject").fill("the site")
     await pick_participant(page, "Vera", "Vera Visitor — person")
+    await expect(dialog.get_by_label("Edit template")).to_be_disabled()  # the standard text
     await dialog.get_by_label("Invitation template").select_option(label="Site visit invitation")
     text = dialog.get_by_label("Invitation text")
     await expect(text).to_be_hidden()

@@ -100,8 +100,12 @@ const ERROR_FIELD = {
   description: "description_html", invitation_subject: "invitation_body", template_id: "template",
 };
 const ERROR_INPUT = {participants: "f-participant", description_html: "f-description"};
-// Pydantic's error types with a message of our own in every language; others keep the API's.
-const ERROR_TEXT = {missing: "required", string_too_short: "required"};
+// Error types (pydantic's, and the API's own codes) with words of our own in every language;
+// others keep the API's message.
+const ERROR_TEXT = {
+  missing: "required", string_too_short: "required", end_not_after_start: "endAfterStart",
+  meeting_too_long: "tooLong", unknown_time_zone: "unknownZone", duplicate_participant: "listedTwice",
+};
 
 function errorField(loc) {
   for (const part of loc || []) {

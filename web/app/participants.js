@@ -115,7 +115,27 @@ async function fillCrmParts(meeting, ownerId = null) {
     Object.assign(document.createElement("option"), {value: tpl.id, textContent: tpl.name})));
   document.getElementById("f-edit-template").checked = false;
   document.getElementById("f-invitation_body").hidden = true;
+  offerTemplateEditing();
 }
+
+// "Edit template" edits a chosen template's text: the standard text is the notifier's own, not a
+// template with text to start from (and an empty text would send an empty mail).
+function offerTemplateEditing() {
+  const toggle = document.getElementById("f-edit-template");
+  const text = document.getElementById("f-invitation_body");
+  toggle.disabled = !document.getElementById("f-template").value;
+  if (toggle.disabled) {
+    toggle.checked = false;
+    text.hidden = true;
+  }
+  text.value = "";
+}
+
+document.getElementById("f-template").addEventListener("change", async () => {
+  offerTemplateEditing();
+  const toggle = document.getElementById("f-edit-template");
+  if (!toggle.disabled && toggle.checked) toggle.dispatchEvent(new Event("change")); // its text
+});
 
 function crmParts() {
   const owner = document.getElementById("f-owner").value;

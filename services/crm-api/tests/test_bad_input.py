@@ -55,3 +55,25 @@ async def test_a_backslash_u0000_that_is_plain_text_is_accepted(api) -> None:
     _, admin, _user = await api.tenant()
     response = await api.client(admin).post("/organisations", json={"name": "literally \\u0000"})
     assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "code"),
+    [
+        ({"start": TIMED["end"], "end": TIMED["start"]}, ["body", "end"], "end_not_after_start"),
+        (
+            {"all_day": True, "start_date": "2026-01-02", "end_date": "2026-01-01"},
+            ["body", "end_date"],
+            "end_not_after_start",
+        ),
+        ({"all_day": True}, ["body", "start_date"], "missing"),
+        ({**TIMED, "end": "2027-06-01T10:00:00Z"}, ["body", "end"], "meeting_too_long"),
+        ({**TIMED, "timezone": "Mars/Olympus"}, ["body", "timezone"], "unknown_time_zone"),
+    ],
+)
+async def test_a_meeting_time_error_has_a_code_clients_can_word(api, body, loc, code) -> None:
+    _, admin, _user = await api.tenant()
+    response = await api.client(admin).post("/meetings", json={"subject": "s", **body})
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert (error["loc"], error["type"]) == (loc, code)

@@ -27,12 +27,17 @@ class Forbidden(CrmError):
 
 
 class Invalid(CrmError):
+    """422 at a field. ``code`` is the error's ``type`` in the response, as pydantic's are
+    ("missing", "string_too_short"): clients word it in their user's language by the code, not
+    by our English ``msg``."""
+
     status = 422
 
-    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+    def __init__(self, loc: tuple[str | int, ...], message: str, code: str = "value_error") -> None:
         super().__init__(message)
         self.loc = loc
         self.message = message
+        self.code = code
 
 
 class VersionMismatch(CrmError):

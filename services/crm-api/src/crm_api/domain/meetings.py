@@ -35,29 +35,37 @@ def build_time(
     """A timed or all-day span from request fields, naming the field that is wrong."""
     if all_day:
         if start_date is None:
-            raise Invalid(("start_date",), "an all-day meeting needs start_date")
+            raise Invalid(("start_date",), "an all-day meeting needs start_date", "missing")
         end_date = end_date or start_date.fromordinal(start_date.toordinal() + 1)
         if end_date <= start_date:
-            raise Invalid(("end_date",), "end_date is exclusive and must be after start_date")
+            raise Invalid(
+                ("end_date",),
+                "end_date is exclusive and must be after start_date",
+                "end_not_after_start",
+            )
         _check_length(end_date.toordinal() - start_date.toordinal(), "end_date")
         return AllDaySpan(start_date=start_date, end_date=end_date)
     if start is None:
-        raise Invalid(("start",), "a timed meeting needs start (or set all_day)")
+        raise Invalid(("start",), "a timed meeting needs start (or set all_day)", "missing")
     if end is None:
-        raise Invalid(("end",), "a timed meeting needs end")
+        raise Invalid(("end",), "a timed meeting needs end", "missing")
     if end <= start:
-        raise Invalid(("end",), "end must be after start")
+        raise Invalid(("end",), "end must be after start", "end_not_after_start")
     _check_length((end - start).days, "end")
     zone = timezone or "UTC"
     try:
         return TimedSpan(start=start, end=end, timezone=zone)
     except ValueError:
-        raise Invalid(("timezone",), f"unknown IANA time zone {zone!r}") from None
+        raise Invalid(
+            ("timezone",), f"unknown IANA time zone {zone!r}", "unknown_time_zone"
+        ) from None
 
 
 def _check_length(days: int, field: str) -> None:
     if days > MAX_MEETING_DAYS:
-        raise Invalid((field,), f"a meeting may last at most {MAX_MEETING_DAYS} days")
+        raise Invalid(
+            (field,), f"a meeting may last at most {MAX_MEETING_DAYS} days", "meeting_too_long"
+        )
 
 
 def validate_custom_fields(

@@ -35,7 +35,9 @@ async def resolve_participants(
         loc: tuple[str | int, ...] = ("participants", index)
         if ref.kind == ParticipantKind.EXTERNAL:
             if not ref.email or "@" not in ref.email:
-                raise Invalid((*loc, "email"), "an external participant needs an email address")
+                raise Invalid(
+                    (*loc, "email"), "an external participant needs an email address", "missing"
+                )
             resolved.append(
                 Participant(kind=ParticipantKind.EXTERNAL, email=ref.email, name=ref.name)
             )
@@ -80,7 +82,9 @@ def _refuse_duplicates(participants: list[Participant]) -> None:
     for index, p in enumerate(participants):
         key = (p.kind.value, str(p.id) if p.id else (p.email or "").lower())
         if key in seen:
-            raise Invalid(("participants", index), "this participant is listed twice")
+            raise Invalid(
+                ("participants", index), "this participant is listed twice", "duplicate_participant"
+            )
         seen.add(key)
 
 

@@ -13,9 +13,7 @@ async def _crm_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, CrmError)
     if isinstance(error, Invalid):
         where = [] if error.loc and error.loc[0] in ("query", "path", "body") else ["body"]
-        detail: object = [
-            {"loc": [*where, *error.loc], "msg": error.message, "type": "value_error"}
-        ]
+        detail: object = [{"loc": [*where, *error.loc], "msg": error.message, "type": error.code}]
     else:
         detail = str(error)
     return JSONResponse({"detail": detail}, status_code=error.status)
