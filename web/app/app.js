@@ -54,6 +54,8 @@ function translatePage() {
 // --- the calendar ------------------------------------------------------------------------------
 
 let calendar = null;
+const drawnEvents = new Map(); // event id -> its element, as last drawn
+let openedFrom = null; // the id of the event the form was opened from
 
 async function loadEvents(info) {
   if (!state.shown.size) return [];
@@ -150,7 +152,10 @@ function createCalendar() {
     noEventsContent: t("noEvents"),
     selectable: true,
     nowIndicator: true,
-    loading: (busy) => { document.body.dataset.loading = String(busy); }, // for tests and scripts
+    loading: (busy) => {
+      document.body.dataset.loading = String(busy); // for tests and scripts
+      if (!busy) setTimeout(keepKeyboardInPage); // after the redraw this callback precedes
+    },
     // In the schedule view a slot belongs to a user's column: the meeting goes to their calendar.
     select: (info) => openForm(null, {
       start: info.start, end: info.end, allDay: info.allDay, owner: info.resource && info.resource.id,
@@ -163,8 +168,11 @@ function createCalendar() {
     }),
     eventClick: (info) => {
       const {busy, meeting, occurrence} = info.event.extendedProps;
-      if (!busy) openForm(meeting, {occurrence});
+      if (busy) return;
+      openedFrom = info.event.id;
+      openForm(meeting, {occurrence});
     },
+    eventDidMount: (info) => { drawnEvents.set(info.event.id, info.el); },
     eventDrop: (info) => moveMeeting(info),
     eventResize: (info) => moveMeeting(info),
   });

@@ -12,6 +12,7 @@ const dialog = document.getElementById("meeting-dialog");
 async function openForm(meeting, {start, end, allDay = false, owner = null, occurrence = null} = {}) {
   state.editing = meeting;
   state.occurrence = occurrence;
+  if (!meeting) openedFrom = null;
   form.reset();
   clearErrors();
   document.getElementById("delete-confirm").hidden = true;
@@ -172,6 +173,20 @@ form.all_day.addEventListener("change", () => {
   form.start.value = localInput(day);
   form.end.value = localInput(new Date(day.getTime() + 3600e3));
 });
+
+// Closing the form hands focus back to the event it was opened from, which the refetch then
+// redraws: the keyboard would be nowhere. It goes to the event as redrawn (if it is still
+// there), else to "New meeting".
+let focusMayBeLost = false;
+dialog.addEventListener("close", () => { focusMayBeLost = true; });
+
+function keepKeyboardInPage() {
+  if (!focusMayBeLost) return;
+  focusMayBeLost = false;
+  if (document.activeElement && document.activeElement !== document.body) return;
+  const redrawn = openedFrom && drawnEvents.get(openedFrom);
+  (redrawn && redrawn.isConnected ? redrawn : document.getElementById("new-meeting")).focus();
+}
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
