@@ -55,6 +55,7 @@ bench: env ## Run the benchmarks (they print figures)
 	$(PY) -m bench.caldav_sync
 	$(PY) -m bench.caldav_latency
 	$(PY) -m bench.invitations
+	$(PY) -m bench.calendar_reads
 
 clean: ## Remove environments and caches
 	rm -rf .venv .tools .var .mypy_cache .ruff_cache .pytest_cache

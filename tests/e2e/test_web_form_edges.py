@@ -7,6 +7,7 @@ focus on the calendar surviving the page's periodic refresh."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -15,12 +16,12 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from icalendar import Calendar
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Dialog, Page, expect
 
 from calsync_localinfra.smtp import LocalSmtp
 
 from .support import eventually
-from .test_web_form import meetings_named
+from .test_web_form import hour_height, meetings_named
 from .web_support import box_of, page_of, pick_participant, reload, today_at
 
 pytestmark = pytest.mark.e2e
@@ -330,3 +331,82 @@ async def test_a_double_click_saves_once_and_an_edit_keeps_who_booked_it(
     stored = (await api.get(f"/meetings/{booked.json()['id']}")).json()
     assert (stored["location"], stored["booked_by_user_id"]) == ("Room 4", carla.json()["id"])
     assert stored["time"]["timezone"] == "America/New_York"  # planned there, edited here
+
+
+async def test_dragging_a_meeting_with_a_guest_asks_and_sends_the_new_time(
+    signed_in: tuple[Page, httpx.AsyncClient], smtp_server: LocalSmtp
+) -> None:
+    page, api = signed_in
+    address = f"dora-{uuid.uuid4().hex[:8]}@example.com"
+    ten = datetime.fromisoformat(today_at(10)) + timedelta(weeks=1)  # invitations: future only
+    made = await api.post(
+        "/meetings",
+        json={
+            "subject": "Moved by drag",
+            "start": ten.isoformat(),
+            "end": (ten + timedelta(hours=1)).isoformat(),
+            "timezone": "UTC",
+            "participants": [{"kind": "external", "email": address, "name": "Dora"}],
+        },
+    )
+    assert made.status_code == 201, made.text
+    await reload(page)
+    await page.get_by_label("Go to date").fill(ten.date().isoformat())
+    event = page.locator("#ec .ec-event", has_text="Moved by drag").first
+    await event.evaluate("(e) => e.scrollIntoView({block: 'center'})")
+    hour = await hour_height(page)
+    box = await box_of(page, event)
+    x, y = box["x"] + box["width"] / 2, box["y"] + 10
+    asked: list[str] = []
+
+    async def answer_yes(question: Dialog) -> None:
+        asked.append(question.message)
+        await question.accept()
+
+    page.once("dialog", answer_yes)
+    await page.mouse.move(x, y)
+    await page.mouse.down()
+    await page.mouse.move(x, y + hour, steps=12)
+    await page.mouse.up()
+
+    async def invited() -> list[EmailMessage]:
+        return [m for m in smtp_server.messages() if address in str(m["To"])]
+
+    [mail] = await eventually(invited, what="the new time in the guest's mailbox")
+    assert asked == ["Send the new time to the guests?"]
+    part = next(p for p in mail.walk() if p.get_content_type() == "text/calendar")
+    [vevent] = Calendar.from_ical(part.get_content()).walk("VEVENT")
+    assert vevent.decoded("DTSTART") == ten + timedelta(hours=1)
+
+
+async def test_a_meeting_over_two_days_warns_of_a_clash_on_the_second(
+    stack, signed_in: tuple[Page, httpx.AsyncClient]
+) -> None:
+    page, api = signed_in
+    carla = await api.post(
+        "/users", json={"name": "Carla Later", "email": f"cl-{uuid.uuid4().hex[:6]}@example.com"}
+    )
+    assert carla.status_code == 201, carla.text
+    tomorrow_ten = datetime.fromisoformat(today_at(10)) + timedelta(days=1)
+    busy = await api.post(
+        "/meetings",
+        headers={"Authorization": f"Bearer {await stack.token_for(carla.json()['id'])}"},
+        json={
+            "subject": "Carla tomorrow",
+            "start": tomorrow_ten.isoformat(),
+            "end": (tomorrow_ten + timedelta(hours=1)).isoformat(),
+            "timezone": "UTC",
+        },
+    )
+    assert busy.status_code == 201, busy.text
+    await reload(page)
+    await page.get_by_role("button", name="New meeting").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_label("Start", exact=True).fill(today_at(16)[:16])
+    await dialog.get_by_label("End", exact=True).fill(f"{tomorrow_ten.date()}T12:00")
+    await pick_participant(page, "Carla", "Carla Later — user")
+    warning = dialog.locator("#overlap")
+    # "Carla Later Sat, Dec 5 10:00 AM-11:00 AM" (an en dash): the clash's day is named.
+    clash = rf"Carla Later \w{{3}}, \w{{3}} {tomorrow_ten.day} 10:00 AM\u201311:00 AM"
+    await expect(warning).to_contain_text(re.compile(clash))
+    await expect(dialog.locator("#free-times-row")).to_be_hidden()  # no free hour-slots for it

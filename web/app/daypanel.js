@@ -37,7 +37,9 @@ async function refreshDayPanel() {
   const day = new Date(start);
   day.setHours(0, 0, 0, 0);
   const users = panelUserIds();
-  const query = new URLSearchParams({start: day.toISOString(), end: addDays(day, 1).toISOString()});
+  // The panel draws the first day; clashes are looked for over the whole meeting (multi-day).
+  const until = new Date(Math.max(addDays(day, 1).getTime(), end.getTime()));
+  const query = new URLSearchParams({start: day.toISOString(), end: until.toISOString()});
   for (const id of users) query.append("users", id);
   // Without the panel's data the form still works: it shows no one busy rather than failing.
   const entries = users.length ? await api(`/calendar?${query}`).catch(() => []) : [];
@@ -99,8 +101,9 @@ function freeStarts(day, length, busy) {
 function offerFreeTimes(day, start, length) {
   const select = document.getElementById("free-times");
   const row = document.getElementById("free-times-row");
-  row.hidden = form.all_day.checked;
-  if (form.all_day.checked) return;
+  const workingDay = (WORKING_HOURS[1] - WORKING_HOURS[0]) * 3600e3;
+  row.hidden = form.all_day.checked || length > workingDay; // not for meetings over days
+  if (row.hidden) return;
   const time = (d) => d.toLocaleTimeString(state.me.language, {hour: "2-digit", minute: "2-digit"});
   const starts = freeStarts(day, Math.max(length, SLOT), dayEntries.map(entrySpan));
   select.replaceChildren(
@@ -128,11 +131,14 @@ function moveMeetingTo(date) {
 }
 
 function showOverlap(start, end) {
-  const time = (d) => d.toLocaleTimeString(state.me.language, {hour: "2-digit", minute: "2-digit"});
+  const language = state.me.language;
+  const time = (d) => d.toLocaleTimeString(language, {hour: "2-digit", minute: "2-digit"});
+  // A clash on a later day of a multi-day meeting names its day too.
+  const day = (d) => (d.toDateString() === start.toDateString() ? "" : `${d.toLocaleDateString(language, {weekday: "short", day: "numeric", month: "short"})} `);
   const clashes = dayEntries
     .map((entry) => ({entry, ...entrySpan(entry)}))
     .filter((c) => c.start < end && start < c.end)
-    .map((c) => `${nameOf(c.entry.owner_user_id)} ${c.entry.all_day ? t("allDay") : `${time(c.start)}–${time(c.end)}`}`);
+    .map((c) => `${nameOf(c.entry.owner_user_id)} ${day(c.start < start ? start : c.start)}${c.entry.all_day ? t("allDay") : `${time(c.start)}–${time(c.end)}`}`);
   const warning = document.getElementById("overlap");
   warning.textContent = clashes.length ? `${t("overlaps")}: ${clashes.join(", ")}` : "";
   warning.hidden = !clashes.length;
