@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import httpx
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from calsync_localinfra.radicale import LocalRadicale
+from crm_api.auth import Caller, mint_token
 
-from .web_support import reload, shot
+from .web_support import reload, settled, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -81,3 +83,19 @@ async def test_a_refused_password_asks_for_reconnection_until_it_is_fixed(
     await expect(indicator).to_have_attribute("data-state", "not_configured")
     await expect(banner).to_contain_text("Din kalender er endnu ikke synkroniseret")
     assert (await api.get(f"/users/{me['id']}/calendar-connection")).status_code == 404
+
+
+async def test_an_expired_sign_in_is_said_plainly(stack, browser: Browser) -> None:
+    tenant_id, user_id, _ = await stack.isolated_admin()
+    caller = Caller(uuid.UUID(user_id), uuid.UUID(tenant_id), True)
+    token = mint_token(stack.dev_secret("JWT_SECRET"), caller, timedelta(seconds=4))
+    context = await browser.new_context(timezone_id="UTC")
+    page = await context.new_page()
+    await page.goto(f"{stack.api}/app/#token={token}")
+    await settled(page)
+    notice = page.get_by_role("alert").filter(has_text="sign-in")
+    # The page's 5-second refresh meets the expired token: said as such, not "not synchronised".
+    await expect(notice).to_have_text(
+        "Your sign-in has expired: open the calendar from the CRM again.", timeout=20_000
+    )
+    await context.close()

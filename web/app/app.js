@@ -32,6 +32,9 @@ async function api(path, options = {}) {
     },
   });
   const body = response.status === 204 ? null : await response.json().catch(() => null);
+  // An expired or revoked sign-in is said once, plainly, wherever it was noticed (the sync
+  // indicator would otherwise read "not synchronised").
+  if (response.status === 401 && state.me) showNotice(t("signedOut"));
   if (!response.ok) throw Object.assign(new Error(`HTTP ${response.status}`), {response, body});
   return body;
 }

@@ -49,7 +49,11 @@ async function openConnection() {
   );
   connectionUser.value = state.me.id;
   document.getElementById("c-user-row").hidden = !state.me.is_admin;
-  const providers = await api("/calendar-providers");
+  const providers = await api("/calendar-providers").catch((error) => {
+    showNotice(`${t("loadFailed")} (${errorText(error)}).`);
+    return null;
+  });
+  if (!providers) return;
   const box = document.getElementById("providers");
   box.replaceChildren();
   for (const provider of providers) {

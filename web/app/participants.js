@@ -22,18 +22,14 @@ function participantKey(p) {
 async function searchParticipants(text) {
   const q = text.trim().toLowerCase();
   if (q.length < 2) return [];
-  const [persons, organisations] = await Promise.all([
-    api(`/persons?${new URLSearchParams({q, limit: "20"})}`),
-    api("/organisations?limit=200"),
-  ]);
+  const query = new URLSearchParams({q, limit: "20"});
+  const [persons, organisations, users] = await Promise.all(
+    ["persons", "organisations", "users"].map((list) => api(`/${list}?${query}`)),
+  );
   return [
     ...persons.items.map((p) => ({kind: "person", id: p.id, name: p.name})),
-    ...organisations.items
-      .filter((o) => o.name.toLowerCase().includes(q))
-      .map((o) => ({kind: "organisation", id: o.id, name: o.name})),
-    ...state.users
-      .filter((u) => u.name.toLowerCase().includes(q))
-      .map((u) => ({kind: "user", id: u.id, name: u.name})),
+    ...organisations.items.map((o) => ({kind: "organisation", id: o.id, name: o.name})),
+    ...users.items.map((u) => ({kind: "user", id: u.id, name: u.name})),
   ];
 }
 

@@ -5,7 +5,7 @@
 "use strict";
 
 async function loadPeople() {
-  const everyone = (await api("/users?limit=200")).items;
+  const everyone = await allUsers();
   const connected = new Set();
   for (let i = 0; i < everyone.length; i += 50) {
     const states = await syncStates(everyone.slice(i, i + 50).map((u) => u.id));
@@ -13,6 +13,17 @@ async function loadPeople() {
   }
   state.users = everyone;
   state.offered = everyone.filter((u) => u.id === state.me.id || connected.has(u.id));
+}
+
+// Every user of the tenant, page by page (owners, names and colours come from here).
+async function allUsers() {
+  const users = [];
+  for (let total = Infinity; users.length < total; ) {
+    const page = await api(`/users?${new URLSearchParams({limit: "200", offset: String(users.length)})}`);
+    users.push(...page.items);
+    total = page.items.length ? page.total : users.length;
+  }
+  return users;
 }
 
 function renderPeople() {

@@ -479,3 +479,20 @@ async def test_seed_is_idempotent_and_prints_valid_tokens(fresh_database: str) -
         assert {t["name"] for t in types} == {"Customer visit", "Internal"}
         [field] = (await alice.get("/custom-fields")).json()["items"]
         assert (field["key"], field["type"]) == ("deal_value", "number")
+
+
+async def test_users_and_organisations_are_found_by_text_in_their_name(world: Api) -> None:
+    _, admin, _user = await world.tenant("Search")
+    client = world.client(admin)
+    for name in ("Nordhavn Shipping", "Acme 100% Steel", "Nordic Oak"):
+        assert (await client.post("/organisations", json={"name": name})).status_code == 201
+
+    async def names(path: str, q: str) -> list[str]:
+        response = await client.get(path, params={"q": q})
+        assert response.status_code == 200, response.text
+        return [item["name"] for item in response.json()["items"]]
+
+    assert await names("/organisations", "NORD") == ["Nordhavn Shipping", "Nordic Oak"]
+    assert await names("/organisations", "100%") == ["Acme 100% Steel"]  # % is a character
+    assert await names("/organisations", "_") == []  # so is _
+    assert await names("/users", "ulla") == ["Ulla User"]

@@ -263,6 +263,11 @@ def persons_filter(organisation_id: uuid.UUID | None, q: str | None) -> list[Col
     return conditions
 
 
+def name_filter(model: type[User] | type[Organisation], q: str | None) -> list[ColumnElement[bool]]:
+    """The user or organisation list by text in the name (the type-ahead of the meeting form)."""
+    return [model.name.ilike(f"%{_escape_like(q)}%", escape="\\")] if q else []
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 

@@ -78,11 +78,19 @@ async def patch_me(body: MyPatch, caller: CallerDep, session: SessionDep) -> Use
 # --- /users --------------------------------------------------------------------------------
 
 
+NameQuery = Annotated[str | None, Query(max_length=200, description="Text in the name")]
+
+
 @users.get("", summary="List users")
 async def list_users(
-    caller: CallerDep, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+    caller: CallerDep,
+    session: SessionDep,
+    q: NameQuery = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> UserPage:
-    rows, total = await directory.page(session, User, caller.tenant_id, limit, offset)
+    where = directory.name_filter(User, q)
+    rows, total = await directory.page(session, User, caller.tenant_id, limit, offset, *where)
     items = [UserOut.model_validate(row) for row in rows]
     return UserPage(items=items, total=total, limit=limit, offset=offset)
 
@@ -126,9 +134,16 @@ async def delete_user(user_id: uuid.UUID, caller: AdminDep, session: SessionDep)
 
 @organisations.get("", summary="List organisations")
 async def list_organisations(
-    caller: CallerDep, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+    caller: CallerDep,
+    session: SessionDep,
+    q: NameQuery = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> OrganisationPage:
-    rows, total = await directory.page(session, Organisation, caller.tenant_id, limit, offset)
+    where = directory.name_filter(Organisation, q)
+    rows, total = await directory.page(
+        session, Organisation, caller.tenant_id, limit, offset, *where
+    )
     items = [OrganisationOut.model_validate(row) for row in rows]
     return OrganisationPage(items=items, total=total, limit=limit, offset=offset)
 
