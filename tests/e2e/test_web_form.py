@@ -5,7 +5,6 @@ from the keyboard."""
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from .support import eventually
-from .web_support import box_of, pick_participant, reload, shot, today_at
+from .web_support import box_of, new_colleague, pick_participant, reload, shot, today_at
 
 pytestmark = pytest.mark.e2e
 
@@ -92,14 +91,10 @@ async def test_the_participants_day_warns_of_an_overlap_and_a_click_there_moves_
     stack, signed_in: tuple[Page, httpx.AsyncClient]
 ) -> None:
     page, api = signed_in
-    carla = await api.post(
-        "/users", json={"name": "Carla Busy", "email": f"c-{uuid.uuid4().hex[:6]}@example.com"}
-    )
-    assert carla.status_code == 201, carla.text
-    carla_token = await stack.token_for(carla.json()["id"])
+    _, as_carla = await new_colleague(stack, api, "Carla Busy")
     busy = await api.post(  # Carla's own: the page's user neither booked it nor takes part
         "/meetings",
-        headers={"Authorization": f"Bearer {carla_token}"},
+        headers=as_carla,
         json={
             "subject": "Carla's dentist",
             "private": True,

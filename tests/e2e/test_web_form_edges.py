@@ -22,7 +22,7 @@ from calsync_localinfra.smtp import LocalSmtp
 
 from .support import eventually
 from .test_web_form import hour_height, meetings_named
-from .web_support import box_of, page_of, pick_participant, reload, today_at
+from .web_support import box_of, new_colleague, page_of, pick_participant, reload, today_at
 
 pytestmark = pytest.mark.e2e
 
@@ -305,14 +305,11 @@ async def test_a_double_click_saves_once_and_an_edit_keeps_who_booked_it(
     assert len(await meetings_named(api, "Clicked twice")) == 1
 
     # Carla books a private meeting into this user's calendar; an edit here keeps her as booker.
-    carla = await api.post(
-        "/users", json={"name": "Carla Booker", "email": f"cb-{uuid.uuid4().hex[:6]}@example.com"}
-    )
-    assert carla.status_code == 201, carla.text
+    carla_id, as_carla = await new_colleague(stack, api, "Carla Booker")
     me = (await api.get("/me")).json()
     booked = await api.post(
         "/meetings",
-        headers={"Authorization": f"Bearer {await stack.token_for(carla.json()['id'])}"},
+        headers=as_carla,
         json={
             "subject": "Booked by Carla",
             "owner_user_id": me["id"],
@@ -329,7 +326,7 @@ async def test_a_double_click_saves_once_and_an_edit_keeps_who_booked_it(
     await dialog.get_by_role("button", name="Save without sending").click()
     await expect(dialog).to_be_hidden()
     stored = (await api.get(f"/meetings/{booked.json()['id']}")).json()
-    assert (stored["location"], stored["booked_by_user_id"]) == ("Room 4", carla.json()["id"])
+    assert (stored["location"], stored["booked_by_user_id"]) == ("Room 4", carla_id)
     assert stored["time"]["timezone"] == "America/New_York"  # planned there, edited here
 
 
@@ -383,14 +380,11 @@ async def test_a_meeting_over_two_days_warns_of_a_clash_on_the_second(
     stack, signed_in: tuple[Page, httpx.AsyncClient]
 ) -> None:
     page, api = signed_in
-    carla = await api.post(
-        "/users", json={"name": "Carla Later", "email": f"cl-{uuid.uuid4().hex[:6]}@example.com"}
-    )
-    assert carla.status_code == 201, carla.text
+    _, as_carla = await new_colleague(stack, api, "Carla Later")
     tomorrow_ten = datetime.fromisoformat(today_at(10)) + timedelta(days=1)
     busy = await api.post(
         "/meetings",
-        headers={"Authorization": f"Bearer {await stack.token_for(carla.json()['id'])}"},
+        headers=as_carla,
         json={
             "subject": "Carla tomorrow",
             "start": tomorrow_ten.isoformat(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,3 +105,13 @@ async def pick_participant(page: Page, typed: str, option: str) -> None:
     await field.press_sequentially(typed, delay=50)
     await expect(page.locator("#participant-options option")).to_have_count(1)
     await field.fill(option)
+
+
+async def new_colleague(stack, api: httpx.AsyncClient, name: str) -> tuple[str, dict[str, str]]:
+    """A new user of the page's tenant (made by its administrator): their id, and the headers
+    that act as them (their own meetings are theirs, not booked by the page's user)."""
+    email = f"{name.split()[0].lower()}-{uuid.uuid4().hex[:6]}@example.com"
+    made = await api.post("/users", json={"name": name, "email": email})
+    assert made.status_code == 201, made.text
+    user_id = str(made.json()["id"])
+    return user_id, {"Authorization": f"Bearer {await stack.token_for(user_id)}"}

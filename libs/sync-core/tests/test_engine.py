@@ -425,3 +425,29 @@ async def test_a_series_and_its_edited_occurrence_are_two_items_sharing_a_uid() 
         "s.ics",
         "s.ics#20261130T090000Z",
     ]
+
+
+async def test_an_occurrence_edit_overtaking_its_series_confirmation_goes_into_its_item() -> None:
+    """Each meeting's events are keyed by its own id: the first CRM edit of one occurrence can
+    arrive before the confirmation of the imported series (another partition). It still goes
+    into the series' item, found by the UID they share, and is not dropped."""
+    world = World()
+    first = NOW + timedelta(days=1)
+    series = fields_of(meeting(subject="Weekly")).model_copy(
+        update={"recurrence": Recurrence(rrule=["FREQ=WEEKLY;COUNT=4"])}
+    )
+    world.calendar.user_put(CAL, "s.ics", series, ical_uid="weekly@app")
+    await world.engine.pull()  # imported; the CRM's confirmation has not come back yet
+    imported = await world.links.by_external_id("s.ics")
+    assert imported is not None
+    assert imported.crm_meeting_id is None
+    edited = meeting(
+        subject="Weekly (customer visit)",
+        ical_uid="weekly@app",
+        series_id=uuid4(),
+        recurrence_id=first + timedelta(weeks=1),
+    )
+    plan = await world.engine.push(CrmChange(edited))
+    assert plan.action is Outbound.UPDATE
+    occurrence = f"s.ics#{(first + timedelta(weeks=1)).strftime('%Y%m%dT%H%M%SZ')}"
+    assert occurrence in world.items()

@@ -142,13 +142,23 @@ class SyncEngine:
         override inside the series' item: an update of the series, never a new item."""
         if meeting.series_id is None or meeting.recurrence_id is None:
             return None
-        series = await self.links.by_meeting(meeting.series_id)
+        series = await self.links.by_meeting(meeting.series_id) or await self._series_item(meeting)
         if series is None:
             return None
         external_id = occurrence_id(series.external_id, meeting.recurrence_id)
         return Link(
             series.calendar_id, external_id, series.version_tag, None, ical_uid=meeting.ical_uid
         )
+
+    async def _series_item(self, meeting: MeetingSnapshot) -> Link | None:
+        """The series' item found by the UID it shares with its occurrences (RFC 5545
+        §3.8.4.4), for when the series' own confirmation has not arrived yet: each meeting's
+        events are keyed by its own id, so the first edit of an occurrence can overtake the
+        confirmation of the series it came with (another partition)."""
+        same_uid = await self.links.by_uid(meeting.ical_uid)
+        if same_uid is None:
+            return None
+        return await self.links.by_external_id(same_uid.external_id.split(OCCURRENCE_SEPARATOR)[0])
 
     async def _execute(
         self, plan: OutboundPlan, link: Link | None, meeting: MeetingSnapshot

@@ -141,10 +141,18 @@ class InMemoryCalendar:
         self, calendar_id: str, external_id: str, event: OutboundEvent, if_match: str | None
     ) -> WriteResult:
         self._request()
-        stored = self.items[calendar_id].get(external_id)
+        series_id = external_id.split(OCCURRENCE_SEPARATOR)[0]
+        # A first edit of one occurrence goes into its series' item (CalDAV: one resource with
+        # one ETag for the series and its RECURRENCE-ID overrides, RFC 4791 §4.1).
+        stored = self.items[calendar_id].get(external_id) or self.items[calendar_id].get(series_id)
         if stored is None or (if_match is not None and stored.tag != if_match):
             raise PreconditionFailed(external_id)
-        return self._write(calendar_id, external_id, event)
+        written = self._write(calendar_id, external_id, event)
+        tag = self.items[calendar_id][external_id].tag
+        for item_id, item in self.items[calendar_id].items():  # the resource's one new ETag
+            if item_id.split(OCCURRENCE_SEPARATOR)[0] == series_id:
+                item.tag = tag
+        return written
 
     async def delete(self, calendar_id: str, external_id: str, if_match: str | None) -> None:
         self._request()
