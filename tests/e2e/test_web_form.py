@@ -160,6 +160,7 @@ async def test_the_danish_page_is_worked_from_the_keyboard(
     await page.keyboard.press("Enter")
     dialog = page.get_by_role("dialog")
     await expect(dialog.get_by_label("Emne")).to_be_focused()
+    await expect(dialog.locator(".ql-tooltip input")).to_have_attribute("aria-label", "Link")
     await page.keyboard.type("Tastaturmøde")
     reached: list[str | None] = []
     for _ in range(40):  # Tab through the form to "save without sending", naming each stop

@@ -140,7 +140,8 @@ function showOverlap(start, end) {
     .filter((c) => c.start < end && start < c.end)
     .map((c) => `${nameOf(c.entry.owner_user_id)} ${day(c.start < start ? start : c.start)}${c.entry.all_day ? t("allDay") : `${time(c.start)}–${time(c.end)}`}`);
   const warning = document.getElementById("overlap");
-  warning.textContent = clashes.length ? `${t("overlaps")}: ${clashes.join(", ")}` : "";
+  const text = clashes.length ? `${t("overlaps")}: ${clashes.join(", ")}` : "";
+  if (warning.textContent !== text) warning.textContent = text; // an alert: said on change only
   warning.hidden = !clashes.length;
 }
 

@@ -36,6 +36,8 @@ function labelDescriptionEditor() {
   root.setAttribute("role", "textbox");
   root.setAttribute("aria-multiline", "true");
   root.setAttribute("aria-label", t("description"));
+  const linkInput = descriptionEditor.container.querySelector(".ql-tooltip input");
+  if (linkInput) linkInput.setAttribute("aria-label", t("link"));
   // Quill's link tooltip takes its words from CSS `content` (app.css reads these properties).
   for (const word of ["linkVisit", "linkEdit", "linkRemove", "linkSave", "linkEnter"]) {
     document.documentElement.style.setProperty(`--${word}`, JSON.stringify(t(word)));
