@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calsync_contracts.events import InvitationFailed, InvitationSent
 from calsync_contracts.meeting import MeetingSnapshot
-from crm_api.adapters.orm import InvitationDelivery, Meeting, MeetingRevision
+from crm_api.adapters.orm import InvitationDelivery, MeetingRevision
 from crm_api.auth import Caller
 from crm_api.domain.privacy import shown_to
 from crm_api.errors import NotFound
+from crm_api.service_layer.meetings import series_is_private
 
 
 async def record_outcome(session: AsyncSession, event: InvitationSent | InvitationFailed) -> None:
@@ -55,9 +56,7 @@ async def deliveries_of(
     if last is None:
         raise NotFound("meeting")
     meeting = MeetingSnapshot.model_validate(last)
-    series_private = meeting.series_id is not None and bool(
-        await session.scalar(select(Meeting.private).where(Meeting.id == meeting.series_id))
-    )
+    series_private = await series_is_private(session, meeting.series_id)
     if not shown_to(meeting, caller.user_id, series_private=series_private):
         raise NotFound("meeting")
     rows = await session.execute(

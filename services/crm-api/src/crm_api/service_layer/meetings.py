@@ -122,12 +122,18 @@ async def get_visible_meeting(
     """A meeting the caller may see: another user's private meeting they take no part in is
     "not found", for reading and for changing alike (domain.privacy)."""
     meeting = await get_meeting(session, caller.tenant_id, meeting_id, lock=lock)
-    series_private = meeting.series_id is not None and bool(
-        await session.scalar(select(Meeting.private).where(Meeting.id == meeting.series_id))
-    )
+    series_private = await series_is_private(session, meeting.series_id)
     if not shown_to(meeting_snapshot(meeting), caller.user_id, series_private=series_private):
         raise NotFound("meeting")
     return meeting
+
+
+async def series_is_private(session: AsyncSession, series_id: uuid.UUID | None) -> bool:
+    """Whether the series of an occurrence changed on its own is private (False for a meeting
+    that is no such occurrence): the occurrence is then private too (domain.privacy)."""
+    if series_id is None:
+        return False
+    return bool(await session.scalar(select(Meeting.private).where(Meeting.id == series_id)))
 
 
 def _visible_to(viewer: uuid.UUID) -> ColumnElement[bool]:
