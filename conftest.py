@@ -10,6 +10,8 @@ Each server starts once per test session, on a free port, the first time a test 
   ``new_database``: a factory, ``new_database(name=None) -> LocalPostgresDatabase`` (``.dsn``,
   ``.async_url``), for any other scope.
 - ``radicale`` / ``xandikos``: real CalDAV servers (``LocalRadicale``, ``LocalXandikos``).
+- ``google``: the stand-in for Google's OAuth and Calendar API v3 (``LocalGoogle``): Google
+  cannot run here; the real client libraries talk to it.
 - ``smtp``: a real SMTP server (aiosmtpd) keeping mail in a Maildir (``LocalSmtp``), emptied
   for each test.
 - ``local_kafka``: a ``LocalKafka`` (Tansu) with every topic of ``all_topic_specs()`` created.
@@ -32,6 +34,7 @@ import pytest_asyncio
 
 from calsync_contracts.topics import all_topic_specs
 from calsync_localinfra import LocalKafka, LocalPostgres, LocalPostgresDatabase
+from calsync_localinfra.google import LocalGoogle
 from calsync_localinfra.kafka_tail import KafkaTail
 from calsync_localinfra.radicale import LocalRadicale
 from calsync_localinfra.smtp import LocalSmtp
@@ -46,6 +49,7 @@ _SERVER_FIXTURES = frozenset(
         "new_database",
         "radicale",
         "xandikos",
+        "google",
         "smtp",
     }
 )
@@ -91,6 +95,13 @@ def radicale(local_servers_dir: Path) -> Iterator[LocalRadicale]:
 def xandikos(local_servers_dir: Path) -> Iterator[LocalXandikos]:
     """Xandikos, a second CalDAV server that answers differently (no auth)."""
     with LocalXandikos(local_servers_dir / "xandikos") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def google(local_servers_dir: Path) -> Iterator[LocalGoogle]:
+    """The Google stand-in; tests make their own accounts (``add_account``)."""
+    with LocalGoogle(local_servers_dir / "google") as server:
         yield server
 
 

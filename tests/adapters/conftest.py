@@ -1,6 +1,7 @@
-"""CalDAV subjects for the CalendarPort contract: our adapter on a fresh calendar of a real
-server, and a backdoor that edits that calendar with an independent client (the ``caldav``
-library, as a user's calendar program would)."""
+"""Subjects for the CalendarPort contract: each adapter on a fresh calendar, and a backdoor that
+edits that calendar with an independent client, as a user's calendar program would (the
+``caldav`` library on the CalDAV servers; Google's own client library, with another app's
+grant, on the Google stand-in)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ from icalendar import Calendar, Event
 from calsync_contracts.events import ProviderEventFields
 from calsync_contracts.internal import Credentials
 from calsync_contracts.meeting import AllDaySpan
+from calsync_localinfra.google import LocalGoogle
 from calsync_localinfra.radicale import LocalRadicale
 from calsync_localinfra.xandikos import LocalXandikos
 from sync_caldav.calendar import CalDavCalendar
 from sync_caldav.webdav.client import DavClient
+from sync_google.api import GoogleEndpoints, OAuthClient, calendar_service
+from sync_google.calendar import GoogleCalendar
 
 USER, PASSWORD = "contract", "contract-pw"
 
@@ -121,5 +125,59 @@ def xandikos_calendar_subject(xandikos: LocalXandikos) -> SubjectFactory:
         async with DavClient(xandikos.url, credentials) as client:
             yield Subject(CalDavCalendar(client), calendar_url, backdoor)
         backdoor.close()
+
+    return made
+
+
+class GoogleBackdoor:
+    """Another program with its own grant, writing through Google's client library."""
+
+    def __init__(self, google: LocalGoogle, calendar_id: str, service: object) -> None:
+        self.google, self.calendar_id, self.events = google, calendar_id, service.events()  # type: ignore[attr-defined]
+
+    async def put(self, name: str, fields: ProviderEventFields, uid: str) -> str:
+        time = fields.time
+        edges = (
+            ({"date": time.start_date.isoformat()}, {"date": time.end_date.isoformat()})
+            if isinstance(time, AllDaySpan)
+            else ({"dateTime": time.start.isoformat()}, {"dateTime": time.end.isoformat()})
+        )
+        body = {"summary": fields.subject, "iCalUID": uid, "start": edges[0], "end": edges[1]}
+        body |= {"location": fields.location, "description": fields.description}
+        request = self.events.insert(calendarId=self.calendar_id, body=body)
+        created = await asyncio.to_thread(request.execute)
+        return str(created["id"])
+
+    async def put_garbage(self, name: str) -> str:
+        """An event with no start: Google refuses to store one, but imports and old clients
+        have left such events behind, and the adapter must survive them."""
+        event = {"id": uuid4().hex, "summary": "broken", "end": {"date": "2026-01-02"}}
+        stored = await asyncio.to_thread(self.google.put_raw, self.calendar_id, event)
+        return str(stored["id"])
+
+    async def remove(self, external_id: str) -> None:
+        request = self.events.delete(calendarId=self.calendar_id, eventId=external_id)
+        await asyncio.to_thread(request.execute)
+
+
+@pytest.fixture
+def google_calendar_subject(google: LocalGoogle) -> SubjectFactory:
+    from tests.adapters.test_calendar_port_contract import Subject
+
+    client = OAuthClient(google.client_id, google.client_secret)
+    endpoints = GoogleEndpoints(google.api_endpoint, google.token_uri, google.auth_uri)
+
+    @asynccontextmanager
+    async def made() -> AsyncIterator[Subject]:
+        email = f"u{uuid4().hex[:10]}@example.com"
+        await asyncio.to_thread(google.add_account, email)
+        calendar_id = await asyncio.to_thread(google.add_calendar, email, "Work")
+        ours = calendar_service(await asyncio.to_thread(google.grant, email), client, endpoints)
+        theirs = calendar_service(await asyncio.to_thread(google.grant, email), client, endpoints)
+        yield Subject(
+            GoogleCalendar(ours), calendar_id, GoogleBackdoor(google, calendar_id, theirs)
+        )
+        ours.close()
+        theirs.close()
 
     return made

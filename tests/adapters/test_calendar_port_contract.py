@@ -1,7 +1,7 @@
 """The CalendarPort contract (libs/sync-core ``ports.py``), run against every implementation:
-the in-memory fake the engine's tests rely on, and the CalDAV adapter on two real servers that
-answer differently (Radicale and Xandikos). A fake that passed its own tests but not this suite
-would be lying to the engine's tests."""
+the in-memory fake the engine's tests rely on, the CalDAV adapter on two real servers that
+answer differently (Radicale and Xandikos), and the Google adapter on the Google stand-in.
+A fake that passed its own tests but not this suite would be lying to the engine's tests."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class MemoryBackdoor:
         self.calendar.user_delete(self.calendar_id, external_id)
 
 
-@pytest.fixture(params=["memory", "radicale", "xandikos"])
+@pytest.fixture(params=["memory", "radicale", "xandikos", "google"])
 async def subject(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
     if request.param == "memory":
         calendar = InMemoryCalendar()

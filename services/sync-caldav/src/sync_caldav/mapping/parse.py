@@ -26,7 +26,8 @@ from calsync_contracts.meeting import (
     ResponseStatus,
     TimedSpan,
 )
-from sync_caldav.mapping.common import CRM_ID_PROPERTY, DETAILS_MARKER, RESPONSE
+from sync_caldav.mapping.common import CRM_ID_PROPERTY, RESPONSE
+from sync_core.details import without_details
 from sync_core.errors import UnreadableItem
 
 _ZONES = frozenset(available_timezones())
@@ -76,7 +77,7 @@ def _fields(event: Event) -> ProviderEventFields:
     return ProviderEventFields(
         subject=str(event.get("SUMMARY", "")),
         location=str(event.get("LOCATION", "")),
-        description=str(event.get("DESCRIPTION", "")).split(DETAILS_MARKER, 1)[0],
+        description=without_details(str(event.get("DESCRIPTION", ""))),
         time=time,
         private=str(event.get("CLASS", "PUBLIC")).upper() in ("PRIVATE", "CONFIDENTIAL"),
         status=_status(event),

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event, vCalAddress, vRecur
 
 from calsync_contracts.meeting import AllDaySpan, MeetingSnapshot, Participant
-from sync_caldav.mapping.common import CRM_ID_PROPERTY, DETAILS_MARKER, PARTSTAT
+from sync_caldav.mapping.common import CRM_ID_PROPERTY, PARTSTAT
+from sync_core.details import details_block
 from sync_core.ports import OutboundEvent
-from sync_core.views import display_view
 
 MANAGED = (
     "UID",
@@ -90,7 +90,7 @@ def _fill(target: Event, event: OutboundEvent) -> None:
     target.add("UID", meeting.ical_uid)
     target.add("DTSTAMP", datetime.now(UTC))
     target.add("SUMMARY", meeting.subject)
-    description = meeting.description + _details(event)
+    description = meeting.description + details_block(event)
     if description:
         target.add("DESCRIPTION", description)
     if meeting.location:
@@ -148,20 +148,6 @@ def _address(participant: Participant, organizer: bool, client_scheduling: bool)
             # RFC 6638 §7.1: our notifier mails invitations, the server must not as well.
             address.params["SCHEDULE-AGENT"] = "CLIENT"
     return address
-
-
-def _details(event: OutboundEvent) -> str:
-    view = display_view(event.meeting, event.shown_fields)
-    if view is None:
-        return ""
-    lines = []
-    if "meeting_type" in view:
-        lines.append(f"Type: {event.meeting_type_name or view['meeting_type']}")
-    for key, value in view.get("custom_fields", {}).items():
-        lines.append(f"{event.custom_field_labels.get(key, key)}: {value}")
-    if "participants" in view:
-        lines.append("With: " + ", ".join(view["participants"]))
-    return DETAILS_MARKER + "\n".join(lines)
 
 
 def _in_zone(value: datetime | date, meeting: MeetingSnapshot) -> datetime | date:

@@ -1,0 +1,178 @@
+"""The Google adapter on the Google stand-in, for what Google does differently from CalDAV:
+a series' edited and cancelled instances are events of their own, sync tokens expire, and a
+user can revoke our access. (What every adapter must do is in tests/adapters.)"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from calsync_contracts.meeting import MeetingSnapshot, Participant, TimedSpan
+from calsync_localinfra.google import LocalGoogle
+from sync_core.errors import AuthError, CursorInvalid
+from sync_core.items import occurrence_id
+from sync_core.ports import OutboundEvent
+from sync_core.window import SyncWindow
+from sync_google.api import GoogleEndpoints, OAuthClient, calendar_service
+from sync_google.calendar import GoogleCalendar
+
+NOW = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+WINDOW = SyncWindow.around(NOW, 1, 3)
+FIRST = NOW + timedelta(days=1)
+
+
+@dataclass
+class Account:
+    email: str
+    calendar_id: str
+    port: GoogleCalendar
+    theirs: Any  # another program's Calendar API client
+
+
+@pytest.fixture
+async def account(google: LocalGoogle) -> AsyncIterator[Account]:
+    client = OAuthClient(google.client_id, google.client_secret)
+    endpoints = GoogleEndpoints(google.api_endpoint, google.token_uri, google.auth_uri)
+    email = f"u{uuid4().hex[:10]}@example.com"
+    calendar_id = await asyncio.to_thread(google.add_account, email)
+    ours = calendar_service(await asyncio.to_thread(google.grant, email), client, endpoints)
+    theirs = calendar_service(await asyncio.to_thread(google.grant, email), client, endpoints)
+    yield Account(email, calendar_id, GoogleCalendar(ours), theirs.events())
+    ours.close()
+    theirs.close()
+
+
+async def run(request: Any) -> Any:
+    return await asyncio.to_thread(request.execute)
+
+
+async def weekly_series(account: Account) -> dict[str, Any]:
+    body = {
+        "summary": "Weekly sync",
+        "start": {"dateTime": FIRST.isoformat(), "timeZone": "Europe/Copenhagen"},
+        "end": {"dateTime": (FIRST + timedelta(hours=1)).isoformat(), "timeZone": "UTC"},
+        "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=6"],
+    }
+    return dict(await run(account.theirs.insert(calendarId=account.calendar_id, body=body)))
+
+
+def instance_id(series: dict[str, Any], week: int) -> str:
+    return f"{series['id']}_{(FIRST + timedelta(weeks=week)).strftime('%Y%m%dT%H%M%SZ')}"
+
+
+async def test_a_series_comes_with_its_edited_occurrence_and_excluded_dates(
+    account: Account,
+) -> None:
+    series = await weekly_series(account)
+    events = account.theirs
+    moved = {
+        "summary": "Weekly sync (moved)",
+        "start": {"dateTime": (FIRST + timedelta(weeks=1, hours=2)).isoformat()},
+        "end": {"dateTime": (FIRST + timedelta(weeks=1, hours=3)).isoformat()},
+    }
+    await run(
+        events.update(calendarId=account.calendar_id, eventId=instance_id(series, 1), body=moved)
+    )
+    await run(events.delete(calendarId=account.calendar_id, eventId=instance_id(series, 2)))
+
+    listing = await account.port.list_window(account.calendar_id, WINDOW, {})
+    by_id = {item.external_id: item for item in listing.items}
+    edited = occurrence_id(series["id"], FIRST + timedelta(weeks=1))
+    assert set(by_id) == {series["id"], edited}
+    recurrence = by_id[series["id"]].fields.recurrence  # type: ignore[union-attr]
+    assert recurrence is not None
+    assert recurrence.exdates == [FIRST + timedelta(weeks=2)]
+    assert by_id[edited].fields.subject == "Weekly sync (moved)"  # type: ignore[union-attr]
+    assert by_id[edited].fields.recurrence_id == FIRST + timedelta(weeks=1)  # type: ignore[union-attr]
+
+    # Cancelling one more occurrence changes the series as the engine sees it.
+    assert listing.cursor is not None
+    await run(events.delete(calendarId=account.calendar_id, eventId=instance_id(series, 3)))
+    batch = await account.port.changes_since(account.calendar_id, listing.cursor)
+    series_now = next(i for i in batch.changed if i.external_id == series["id"])
+    assert series_now.version_tag != by_id[series["id"]].version_tag
+    assert FIRST + timedelta(weeks=3) in series_now.fields.recurrence.exdates  # type: ignore[union-attr]
+    again = await account.port.list_window(
+        account.calendar_id, WINDOW, {series["id"]: series_now.version_tag}
+    )
+    assert again.unchanged == [series["id"]]
+
+
+async def test_a_crm_edit_of_one_occurrence_makes_a_google_exception(account: Account) -> None:
+    series = await weekly_series(account)
+    original = FIRST + timedelta(weeks=2)
+    external_id = occurrence_id(series["id"], original)
+    start = original + timedelta(hours=4)
+    edit = MeetingSnapshot(
+        id=uuid4(),
+        tenant_id=uuid4(),
+        ical_uid=series["iCalUID"],
+        version=1,
+        owner_user_id=uuid4(),
+        subject="Only this week",
+        time=TimedSpan(start=start, end=start + timedelta(hours=1), timezone="UTC"),
+        participants=[Participant(kind="external", email="ann@example.com")],
+        series_id=uuid4(),
+        recurrence_id=original,
+    )
+    written = await account.port.update(
+        account.calendar_id, external_id, OutboundEvent(edit), series["etag"]
+    )
+    assert written.external_id == external_id
+    item = await account.port.fetch(account.calendar_id, external_id)
+    assert item is not None
+    assert item.fields is not None
+    assert item.fields.subject == "Only this week"
+    stored = await run(
+        account.theirs.get(calendarId=account.calendar_id, eventId=instance_id(series, 2))
+    )
+    assert stored["recurringEventId"] == series["id"]
+
+    await account.port.delete(account.calendar_id, external_id, written.version_tag)
+    assert await account.port.fetch(account.calendar_id, external_id) is None
+
+
+async def test_an_expired_sync_token_asks_for_a_full_listing(
+    account: Account, google: LocalGoogle
+) -> None:
+    listing = await account.port.list_window(account.calendar_id, WINDOW, {})
+    assert listing.cursor is not None
+    await asyncio.to_thread(google.expire_sync_tokens, account.calendar_id)
+    with pytest.raises(CursorInvalid):
+        await account.port.changes_since(account.calendar_id, listing.cursor)
+
+
+async def test_a_revoked_grant_is_an_auth_error(account: Account, google: LocalGoogle) -> None:
+    await asyncio.to_thread(google.revoke_account, account.email)
+    with pytest.raises(AuthError):
+        await account.port.list_window(account.calendar_id, WINDOW, {})
+
+
+async def test_listings_page_through_more_than_one_page(account: Account) -> None:
+    """2,500 events per page at most; 2,600 make two pages, and the token is on the last."""
+    day = FIRST.replace(hour=0)
+    bodies = [
+        {
+            "summary": f"n{n}",
+            "start": {"dateTime": (day + timedelta(minutes=n)).isoformat()},
+            "end": {"dateTime": (day + timedelta(minutes=n + 1)).isoformat()},
+        }
+        for n in range(2600)
+    ]
+    await asyncio.to_thread(_insert_all, account, bodies)
+    listing = await account.port.list_window(account.calendar_id, WINDOW, {})
+    assert listing.size == 2600
+    assert listing.cursor is not None
+    idle = await account.port.changes_since(account.calendar_id, listing.cursor)
+    assert idle.changed == []
+
+
+def _insert_all(account: Account, bodies: list[dict[str, Any]]) -> None:
+    for body in bodies:
+        account.theirs.insert(calendarId=account.calendar_id, body=body).execute()
