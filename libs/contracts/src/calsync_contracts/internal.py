@@ -9,7 +9,11 @@ deployment's ``INTERNAL_API_TOKEN``), and are decrypted only in memory:
   of a connection it syncs (→ ``Credentials``);
 - ``GET {crm-api}/internal/connections/{id}/meetings?start=&end=``: a sync service reads the
   CRM's meetings of the connection's user in the sync window for a full sync
-  (→ ``list[MeetingSnapshot]``).
+  (→ ``list[MeetingSnapshot]``);
+- ``POST {sync service}/internal/oauth/start`` and ``/internal/oauth/finish``: for providers
+  connected by OAuth 2.0 (Google), crm-api asks the sync service, which holds the OAuth client's
+  secret, for the consent page's address, then to exchange the code the browser brought back
+  for a refresh token (RFC 6749 §4.1, with PKCE, RFC 7636).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ class AuthKind(StrEnum):
     DIGEST = "digest"
     BEARER = "bearer"
     """OAuth2 access token (RFC 6750)."""
+    OAUTH_REFRESH = "oauth_refresh"
+    """OAuth2 refresh token (RFC 6749 §6): the sync service gets access tokens with it."""
 
 
 class Credentials(Frozen):
@@ -68,3 +74,24 @@ class ProbeResult(Frozen):
     @property
     def usable(self) -> bool:
         return self.verdict in (ProbeVerdict.OK, ProbeVerdict.NO_SYNC_TOKEN)
+
+
+class OAuthStart(Frozen):
+    redirect_uri: str = Field(max_length=2048, description="crm-api's callback address.")
+    state: str = Field(max_length=4096, description="Opaque; comes back with the code.")
+
+
+class OAuthStarted(Frozen):
+    authorization_url: str
+    code_verifier: SecretStr = Field(description="PKCE verifier, kept by crm-api until finish.")
+
+
+class OAuthFinish(Frozen):
+    redirect_uri: str = Field(max_length=2048)
+    code: SecretStr
+    code_verifier: SecretStr
+
+
+class OAuthFinished(Frozen):
+    account: str = Field(description="The account's address (its primary calendar's id).")
+    refresh_token: SecretStr

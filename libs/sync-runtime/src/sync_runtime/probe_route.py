@@ -1,17 +1,21 @@
-"""``POST /internal/probe``: crm-api asks this sync service to test a connection before saving
-it (libs/contracts ``internal.py``). A plain ASGI app, authenticated by the internal token."""
+"""The sync services' internal routes (libs/contracts ``internal.py``): ``POST /internal/probe``,
+where crm-api asks this sync service to test a connection before saving it, and any other
+JSON-in, JSON-out call crm-api makes (``internal_route``). Plain ASGI apps, authenticated by the
+internal token."""
 
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from calsync_contracts.internal import ProbeRequest, ProbeResult
 
 Probe = Callable[[ProbeRequest], Awaitable[ProbeResult]]
+Handler = Callable[[Any], Awaitable[BaseModel]]
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -21,7 +25,18 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MAX_BODY = 64 * 1024
 
 
+class Refused(Exception):
+    """A handler's "no" worth telling the caller (answered 409 with the message)."""
+
+
 def probe_route(probe: Probe, token: str) -> ASGIApp:
+    return internal_route(ProbeRequest, probe, token)
+
+
+def internal_route(request_model: type[BaseModel], handler: Handler, token: str) -> ASGIApp:
+    """POST a ``request_model`` as JSON, get the handler's model back as JSON. Secrets inside
+    (``SecretStr``) are revealed in the answer only: this is the internal network's one way to
+    hand them over."""
     expected = f"Bearer {token}".encode()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -37,13 +52,17 @@ def probe_route(probe: Probe, token: str) -> ASGIApp:
             await _respond(send, 413, b'{"detail":"request too large"}')
             return
         try:
-            request = ProbeRequest.model_validate_json(body)
+            request = request_model.model_validate_json(body)
         except ValidationError as error:
             detail = error.json(include_url=False, include_input=False).encode()
             await _respond(send, 422, b'{"detail":' + detail + b"}")
             return
-        result = await probe(request)
-        await _respond(send, 200, result.model_dump_json().encode())
+        try:
+            result = await handler(request)
+        except Refused as refused:
+            await _respond(send, 409, json.dumps({"detail": str(refused)}).encode())
+            return
+        await _respond(send, 200, _revealed_json(result))
 
     return app
 
@@ -71,3 +90,21 @@ async def _respond(send: Send, status: int, body: bytes) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _revealed_json(model: BaseModel) -> bytes:
+    def reveal(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        return value
+
+    data = model.model_dump(mode="python")
+    return json.dumps(_walk(data, reveal), default=str).encode()
+
+
+def _walk(value: Any, reveal: Callable[[Any], Any]) -> Any:
+    if isinstance(value, dict):
+        return {k: _walk(v, reveal) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_walk(v, reveal) for v in value]
+    return reveal(value)

@@ -3,6 +3,7 @@ Each provider's ``app.py`` is then a composition root of a few lines."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 from faststream.asgi import AsgiFastStream
@@ -16,7 +17,7 @@ from calsync_platform.publishing import declare_publisher
 from calsync_platform.service_app import build_service_app
 from sync_runtime.crm_client import CrmClient
 from sync_runtime.passes import CalendarFactory, PassDeps
-from sync_runtime.probe_route import Probe, probe_route
+from sync_runtime.probe_route import ASGIApp, Probe, probe_route
 from sync_runtime.settings import SyncServiceSettings
 from sync_runtime.subscribers import register_subscribers
 from sync_runtime.worker import Worker
@@ -31,7 +32,9 @@ def build_sync_service(
     service_name: str,
     open_calendar: CalendarFactory,
     probe: Probe,
+    extra_routes: Mapping[str, ASGIApp] | None = None,
 ) -> AsgiFastStream:
+    """``extra_routes``: the provider's own routes (path → ASGI app), such as its OAuth steps."""
     broker = make_broker(settings, service_name)
     declare_publisher(broker, ProviderChangeObserved)
     declare_publisher(broker, ConnectionStatusChanged)
@@ -44,6 +47,8 @@ def build_sync_service(
     register_subscribers(broker, provider, service_name, registry, crm, worker.nudge)
     app = build_service_app(broker, service_name, f"Two-way sync with {provider.value} calendars.")
     app.mount("/internal/probe", probe_route(probe, settings.internal_api_token.get_secret_value()))
+    for path, route in (extra_routes or {}).items():
+        app.mount(path, route)
 
     @app.after_startup
     async def start_worker() -> None:

@@ -11,11 +11,12 @@ user's grants, expiring sync tokens); Google has no such thing.
 from __future__ import annotations
 
 import asyncio
+import base64
 import html
 import secrets
 import time
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import unquote_plus, urlencode
 
 import httpx
 from fastapi import Body, FastAPI, Form, Header, Request, Response
@@ -86,7 +87,7 @@ def create_app(state: GoogleState) -> FastAPI:
     @app.post("/token")
     async def token(request: Request) -> dict[str, Any]:
         form = {k: str(v) for k, v in (await request.form()).items()}
-        client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        client_id, secret = _client_credentials(request.headers.get("authorization"), form)
         grant = form.get("grant_type")
         if grant == "authorization_code":
             return state.exchange_code(
@@ -267,6 +268,18 @@ def create_app(state: GoogleState) -> FastAPI:
         return {"requests": state.requests}
 
     return app
+
+
+def _client_credentials(authorization: str | None, form: dict[str, str]) -> tuple[str, str]:
+    """RFC 6749 §2.3.1: HTTP Basic (each part form-urlencoded) or the request body."""
+    if authorization and authorization.startswith("Basic "):
+        try:
+            decoded = base64.b64decode(authorization[6:]).decode()
+            client_id, _, secret = decoded.partition(":")
+            return unquote_plus(client_id), unquote_plus(secret)
+        except ValueError:
+            return "", ""
+    return form.get("client_id", ""), form.get("client_secret", "")
 
 
 def _open_channel(state: GoogleState, calendar_id: str, body: dict[str, Any]) -> Channel:
