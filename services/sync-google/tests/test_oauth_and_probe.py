@@ -4,6 +4,7 @@ code exchange (with PKCE), and the connection test's verdicts."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 from uuid import uuid4
 
 import httpx
@@ -52,9 +53,9 @@ async def test_consent_then_exchange_gives_a_refresh_token_for_the_account(
     await asyncio.to_thread(google.add_account, email)
     await asyncio.to_thread(google.add_calendar, email, "Team")
 
-    started = oauth.start(
-        OAuthStart(redirect_uri=REDIRECT, state="opaque-state"), client, endpoints
-    )
+    verifier = SecretStr(secrets.token_urlsafe(64))
+    start = OAuthStart(redirect_uri=REDIRECT, state="opaque-state", code_verifier=verifier)
+    started = oauth.start(start, client, endpoints)
     query = httpx.URL(started.authorization_url).params
     assert query["access_type"] == "offline"
     assert query["code_challenge_method"] == "S256"
@@ -64,7 +65,7 @@ async def test_consent_then_exchange_gives_a_refresh_token_for_the_account(
     finish = OAuthFinish(
         redirect_uri=REDIRECT,
         code=SecretStr(back.params["code"]),
-        code_verifier=started.code_verifier,
+        code_verifier=verifier,
     )
     finished = await oauth.finish(finish, client, endpoints)
     assert finished.account == email
@@ -82,7 +83,9 @@ async def test_a_wrong_pkce_verifier_is_refused(google: LocalGoogle) -> None:
     client, endpoints = client_of(google)
     email = f"u{uuid4().hex[:8]}@example.com"
     await asyncio.to_thread(google.add_account, email)
-    started = oauth.start(OAuthStart(redirect_uri=REDIRECT, state="s"), client, endpoints)
+    verifier = SecretStr(secrets.token_urlsafe(64))
+    start = OAuthStart(redirect_uri=REDIRECT, state="s", code_verifier=verifier)
+    started = oauth.start(start, client, endpoints)
     back = await asyncio.to_thread(consent, started.authorization_url, email)
     wrong = OAuthFinish(
         redirect_uri=REDIRECT,

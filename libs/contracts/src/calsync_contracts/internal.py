@@ -13,7 +13,8 @@ deployment's ``INTERNAL_API_TOKEN``), and are decrypted only in memory:
 - ``POST {sync service}/internal/oauth/start`` and ``/internal/oauth/finish``: for providers
   connected by OAuth 2.0 (Google), crm-api asks the sync service, which holds the OAuth client's
   secret, for the consent page's address, then to exchange the code the browser brought back
-  for a refresh token (RFC 6749 §4.1, with PKCE, RFC 7636).
+  for a refresh token (RFC 6749 §4.1, with PKCE, RFC 7636). crm-api makes the PKCE verifier
+  and keeps it, sealed with its own key, in the ``state`` that comes back with the code.
 """
 
 from __future__ import annotations
@@ -79,11 +80,13 @@ class ProbeResult(Frozen):
 class OAuthStart(Frozen):
     redirect_uri: str = Field(max_length=2048, description="crm-api's callback address.")
     state: str = Field(max_length=4096, description="Opaque; comes back with the code.")
+    code_verifier: SecretStr = Field(
+        min_length=43, max_length=128, description="PKCE verifier (RFC 7636 §4.1), kept by crm-api."
+    )
 
 
 class OAuthStarted(Frozen):
     authorization_url: str
-    code_verifier: SecretStr = Field(description="PKCE verifier, kept by crm-api until finish.")
 
 
 class OAuthFinish(Frozen):

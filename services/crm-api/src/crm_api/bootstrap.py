@@ -19,6 +19,7 @@ from crm_api.adapters.secret_box import SecretBox
 from crm_api.bootstrap_state import AppState
 from crm_api.entrypoints.http import (
     calendar,
+    connection_oauth,
     connections,
     directory,
     health,
@@ -38,6 +39,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     sync_status.router,
     calendar.router,
     connections.router,
+    connection_oauth.router,
     internal.router,
     templates.router,
 )

@@ -65,7 +65,7 @@ class Choices:
 # --- who may ---------------------------------------------------------------------------------
 
 
-async def _check_user(session: AsyncSession, caller: Caller, user_id: uuid.UUID) -> None:
+async def check_user(session: AsyncSession, caller: Caller, user_id: uuid.UUID) -> None:
     """Users manage their own connection; administrators anyone's in their tenant."""
     found = await session.scalar(
         select(User.id).where(User.tenant_id == caller.tenant_id, User.id == user_id)
@@ -79,7 +79,7 @@ async def _check_user(session: AsyncSession, caller: Caller, user_id: uuid.UUID)
 async def connection_of(
     session: AsyncSession, caller: Caller, user_id: uuid.UUID
 ) -> CalendarConnection:
-    await _check_user(session, caller, user_id)
+    await check_user(session, caller, user_id)
     connection = await _find(session, caller.tenant_id, user_id)
     if connection is None:
         raise NotFound("calendar connection")
@@ -102,7 +102,7 @@ async def _find(
 async def test_account(
     session: AsyncSession, sync: SyncServices, caller: Caller, user_id: uuid.UUID, account: Account
 ) -> ProbeResult:
-    await _check_user(session, caller, user_id)
+    await check_user(session, caller, user_id)
     return await _probe(sync, account)
 
 
@@ -134,7 +134,7 @@ async def save(
     choices: Choices,
 ) -> CalendarConnection:
     """Call inside ``session.begin()``: tests the account, then stores and announces it."""
-    await _check_user(session, caller, user_id)
+    await check_user(session, caller, user_id)
     result = await _probe(sync, account)
     _require_usable(result)
     connection = await _find(session, caller.tenant_id, user_id)

@@ -126,7 +126,7 @@ class SyncWindow(BaseModel):
     months_ahead: int = Field(ge=1, le=120)
 
 
-def _sync(state: StateDep) -> SyncServices:
+def sync_services(state: StateDep) -> SyncServices:
     token = state.settings.internal_api_token
     return SyncServices(
         state.sync_services,
@@ -157,7 +157,9 @@ async def providers(caller: CallerDep, state: StateDep) -> list[ProviderOut]:
 async def test_account(
     user_id: uuid.UUID, body: AccountIn, caller: CallerDep, session: SessionDep, state: StateDep
 ) -> ProbeOut:
-    result = await connections.test_account(session, _sync(state), caller, user_id, body.account())
+    result = await connections.test_account(
+        session, sync_services(state), caller, user_id, body.account()
+    )
     return ProbeOut(**result.model_dump(), usable=result.usable)
 
 
@@ -171,7 +173,13 @@ async def save(
 ) -> ConnectionOut:
     async with session.begin():
         saved = await connections.save(
-            session, _sync(state), state.secrets, caller, user_id, body.account(), body.choices()
+            session,
+            sync_services(state),
+            state.secrets,
+            caller,
+            user_id,
+            body.account(),
+            body.choices(),
         )
         return ConnectionOut.of(saved)
 
@@ -191,7 +199,7 @@ async def change(
 ) -> ConnectionOut:
     async with session.begin():
         changed = await connections.change(
-            session, _sync(state), state.secrets, caller, user_id, body.choices()
+            session, sync_services(state), state.secrets, caller, user_id, body.choices()
         )
         return ConnectionOut.of(changed)
 
