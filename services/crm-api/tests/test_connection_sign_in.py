@@ -169,3 +169,20 @@ async def test_sign_in_is_only_for_providers_that_use_it(api: Any) -> None:
     )
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["loc"] == ["body", "provider"]
+
+
+async def test_the_connected_account_lists_its_calendars_to_choose_from(
+    api: Any, google: LocalGoogle
+) -> None:
+    acme = await api.tenant()
+    email = f"u{uuid4().hex[:8]}@example.com"
+    await asyncio.to_thread(google.add_account, email)
+    team = await asyncio.to_thread(google.add_calendar, email, "Team")
+    await sign_in(api, acme.user, acme.user.user_id, google, email=email)
+    path = f"/users/{acme.user.user_id}/calendar-connection"
+    listed = await api.client(acme.user).get(path + "/calendars")
+    assert listed.json()["verdict"] == "ok"
+    assert [c["name"] for c in listed.json()["calendars"]] == [email, "Team"]
+    changed = await api.client(acme.user).patch(path, json={"calendars": [email, team]})
+    assert changed.status_code == 200, changed.text
+    assert [c["name"] for c in changed.json()["calendars"]] == [email, "Team"]

@@ -258,6 +258,15 @@ async def change(
     return connection
 
 
+async def account_calendars(
+    session: AsyncSession, sync: SyncServices, box: SecretBox, caller: Caller, user_id: uuid.UUID
+) -> ProbeResult:
+    """The saved account tested again: its calendars now (to change which are synchronised,
+    for accounts whose secret the user never typed, as after signing in with Google)."""
+    connection = await connection_of(session, caller, user_id)
+    return await _probe(sync, stored_account(connection, box))
+
+
 async def remove(session: AsyncSession, caller: Caller, user_id: uuid.UUID) -> None:
     """The sync service forgets its links (a logical unlink): nothing is deleted in the
     calendar or in the CRM."""

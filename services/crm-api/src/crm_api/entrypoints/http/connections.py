@@ -189,6 +189,19 @@ async def get(user_id: uuid.UUID, caller: CallerDep, session: SessionDep) -> Con
     return ConnectionOut.of(await connections.connection_of(session, caller, user_id))
 
 
+@router.get(
+    PATH + "/calendars",
+    summary="The connected account tested again with its saved sign-in: verdict and calendars",
+)
+async def account_calendars(
+    user_id: uuid.UUID, caller: CallerDep, session: SessionDep, state: StateDep
+) -> ProbeOut:
+    result = await connections.account_calendars(
+        session, sync_services(state), state.secrets, caller, user_id
+    )
+    return ProbeOut(**result.model_dump(), usable=result.usable)
+
+
 @router.patch(PATH, summary="Change calendars, type mapping, shown fields or poll interval")
 async def change(
     user_id: uuid.UUID,
