@@ -47,6 +47,7 @@ from calsync_localinfra import (
     free_port,
     preferred_or_free_port,
 )
+from calsync_localinfra.google import LocalGoogle
 from calsync_localinfra.ports import LOCALHOST
 from calsync_localinfra.radicale import LocalRadicale
 from calsync_localinfra.smtp import LocalSmtp
@@ -71,7 +72,7 @@ class Service:
 SERVICES = (
     Service("crm-api", "crm_api", 8000, needs_database=True),
     Service("sync-caldav", "sync_caldav", 8001, own_database="calsync_caldav"),
-    Service("sync-google", "sync_google", 8002),
+    Service("sync-google", "sync_google", 8002, own_database="calsync_google"),
     Service("sync-exchange", "sync_exchange", 8003),
     Service("notifier", "notifier", 8004, own_database="calsync_notifier"),
 )
@@ -113,6 +114,7 @@ def main() -> int:
         secrets_ = dev_secrets(VAR / "dev-secrets.json")
         ports = allocate_ports(services, usual=not args.free_ports)
         radicale = start_radicale(secrets_)
+        google = start_google()
         smtp = start_smtp()
         common |= {"INTERNAL_API_TOKEN": secrets_["INTERNAL_API_TOKEN"]}
         crm_env = common | {
@@ -121,9 +123,11 @@ def main() -> int:
             "JWT_SECRET": secrets_["JWT_SECRET"],
             "SECRETS_KEY": secrets_["SECRETS_KEY"],
             "SYNC_SERVICE_URLS": json.dumps(
-                {"caldav": f"http://127.0.0.1:{ports['sync-caldav']}"}
-                if "sync-caldav" in ports
-                else {}
+                {
+                    provider: f"http://127.0.0.1:{ports[f'sync-{provider}']}"
+                    for provider in ("caldav", "google")
+                    if f"sync-{provider}" in ports
+                }
             ),
         }
         crm_url = f"http://127.0.0.1:{ports.get('crm-api', 8000)}"
@@ -136,6 +140,7 @@ def main() -> int:
             "SMTP_PORT": smtp["port"],
             # The API's meeting resource stands in for the web app's page locally.
             "MEETING_LINK": f"{crm_url}/meetings/{{meeting_id}}",
+            **google_env(google),
         }
         for service in services:
             if service.own_database:
@@ -155,6 +160,7 @@ def main() -> int:
         if args.state_file:
             extra = {
                 "radicale": radicale_state(radicale),
+                "google": {"url": google.url, "account": DEMO_GOOGLE_ACCOUNT},
                 "smtp": smtp,
                 "pids": {child.name: child.pid for child in supervisor.children},
                 "ssrf_allow": sync_env["SSRF_ALLOW"],
@@ -196,6 +202,9 @@ def main() -> int:
         if RADICALE.running:
             RADICALE.stop()
             say("Radicale stopped")
+        if GOOGLE.running:
+            GOOGLE.stop()
+            say("Google stand-in stopped")
         if SMTP.port is not None and SMTP.running:
             SMTP.stop()
             say("SMTP server stopped")
@@ -403,6 +412,29 @@ def start_radicale(secrets_: dict[str, str]) -> LocalRadicale:
     RADICALE.make_calendar(DEMO_CALDAV_USER, "calendar", "Demo calendar")
     say(f"Radicale (CalDAV) ready at {RADICALE.url}")
     return RADICALE
+
+
+GOOGLE = LocalGoogle(VAR / "google", accounts=("demo@gmail.test",))
+DEMO_GOOGLE_ACCOUNT = "demo@gmail.test"
+
+
+def start_google() -> LocalGoogle:
+    """Google cannot run here: its stand-in (OAuth consent page, Calendar API v3), with a demo
+    account. Its data lives in memory: a restart starts it empty."""
+    GOOGLE.start()
+    say(f"Google stand-in ready at {GOOGLE.url} (account {DEMO_GOOGLE_ACCOUNT})")
+    return GOOGLE
+
+
+def google_env(google: LocalGoogle) -> dict[str, str]:
+    """sync-google's OAuth client and where Google is (the stand-in's addresses)."""
+    return {
+        "GOOGLE_CLIENT_ID": google.client_id,
+        "GOOGLE_CLIENT_SECRET": google.client_secret,
+        "GOOGLE_API_ENDPOINT": google.api_endpoint,
+        "GOOGLE_TOKEN_URI": google.token_uri,
+        "GOOGLE_AUTH_URI": google.auth_uri,
+    }
 
 
 SMTP = LocalSmtp(VAR / "smtp")

@@ -37,6 +37,7 @@ from fnmatch import fnmatch
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -58,6 +59,10 @@ K8S_DIR = REPO / "deploy" / "k8s"
 DEPLOY_README = REPO / "deploy" / "README.md"
 K8S_IMAGE = "calsync"
 TOPICS_ADMIN_MODULE = "calsync_platform.topics_admin"
+GOOGLE_STAND_IN_MODULE = "calsync_localinfra.google"
+LOCAL_STAND_INS = frozenset({GOOGLE_STAND_IN_MODULE})
+"""Dev-only stand-ins for outside systems (docker compose only, never deploy/k8s): configured by
+command-line arguments, not by a settings class."""
 TOPIC_NAME = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+\.v\d+(\.dlq)?$")
 
 PARTITIONS = {spec.name: spec.partitions for spec in all_topic_specs()}
@@ -258,11 +263,19 @@ def compose_env(svc: Mapping[str, Any]) -> dict[str, str]:
     return {key: as_env_value(value) for key, value in raw.items()}
 
 
-def command_module(command: Any) -> str:
-    argv = command.split() if isinstance(command, str) else list(command)
+def command_argv(command: Any) -> list[str]:
+    argv = [str(arg) for arg in (command.split() if isinstance(command, str) else command)]
     assert argv[:2] == ["python", "-m"], f"not `python -m <module>`: {argv}"
-    assert len(argv) == 3, f"not `python -m <module>`: {argv}"
-    return str(argv[2])
+    assert len(argv) >= 3, f"not `python -m <module>`: {argv}"
+    return argv
+
+
+def command_module(command: Any) -> str:
+    """The module of ``python -m <module>``; only a local stand-in takes arguments too."""
+    argv = command_argv(command)
+    if argv[2] not in LOCAL_STAND_INS:
+        assert len(argv) == 3, f"not `python -m <module>`: {argv}"
+    return argv[2]
 
 
 def compose_module(svc: Mapping[str, Any]) -> str:
@@ -495,6 +508,7 @@ def test_k8s_command_module_is_runnable(workload: Workload):
         assert container["image"].split(":")[0] == K8S_IMAGE, "every workload runs our image"
         module = container_module(container)
         assert runnable(module), f"{workload.id}: `python -m {module}` cannot start"
+        assert module not in LOCAL_STAND_INS, f"{workload.id}: {module} is for local use only"
 
 
 def test_one_shot_jobs_exist_in_both():
@@ -527,7 +541,12 @@ def check_env(where: str, module: str, env: Mapping[str, str], monkeypatch: Any)
     instantiate(cls, env, monkeypatch)  # the values themselves validate
 
 
-@pytest.mark.parametrize("name", sorted(compose_app_services()))
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        n for n, s in compose_app_services().items() if compose_module(s) not in LOCAL_STAND_INS
+    ),
+)
 def test_compose_env_matches_settings(name: str, monkeypatch: pytest.MonkeyPatch):
     svc = compose_app_services()[name]
     check_env(f"compose {name}", compose_module(svc), compose_env(svc), monkeypatch)
@@ -568,12 +587,51 @@ def test_compose_dev_secrets_are_marked_and_valid():
         assert env.get("ENVIRONMENT", "dev") != "prod", (
             f"{name}: dev-only secrets with ENVIRONMENT=prod"
         )
-        for key in ("JWT_SECRET", "POSTGRES_PASSWORD", "DATABASE_URL"):
+        for key in ("JWT_SECRET", "POSTGRES_PASSWORD", "DATABASE_URL", "GOOGLE_CLIENT_SECRET"):
             if key in env:
                 assert "dev-only" in env[key], f"{name}: {key} is not visibly a dev-only value"
         if "SECRETS_KEY" in env:
             Fernet(env["SECRETS_KEY"].encode())  # a valid key, or crm-api could not start
             assert b"dev-only" in base64.urlsafe_b64decode(env["SECRETS_KEY"])
+
+
+def test_compose_google_stand_in_serves_sync_google():
+    """sync-google's OAuth client is the one the stand-in knows, and its Google addresses reach
+    the stand-in: the API and token endpoints by the compose network's name (the service calls
+    them), the consent page on the published port (the user's browser opens it)."""
+    from calsync_localinfra.google import LocalGoogle
+    from calsync_localinfra.google.api import create_app
+    from calsync_localinfra.google.store import GoogleState
+
+    name, standin = compose_service_running(GOOGLE_STAND_IN_MODULE)
+    assert not compose_env(standin), f"{name} is configured by its arguments"
+    argv = command_argv(standin["command"])
+    options = dict(zip(argv[3::2], argv[4::2], strict=True))
+    assert options["--host"] == "0.0.0.0", f"{name} must listen beyond its own loopback"
+    port = int(options["--port"])
+    google_name, google = compose_service_running("sync_google")
+    env = compose_env(google)
+    assert env["GOOGLE_CLIENT_ID"] == options["--client-id"]
+    assert env["GOOGLE_CLIENT_SECRET"] == options["--client-secret"]
+    inside = LocalGoogle(REPO, port=port)
+    inside.host = name
+    assert env["GOOGLE_API_ENDPOINT"] == inside.api_endpoint
+    assert env["GOOGLE_TOKEN_URI"] == inside.token_uri
+    published = {}
+    for mapping in standin.get("ports", []):
+        parts = resolve_interpolation(str(mapping)).split(":")
+        published[int(parts[-1])] = int(parts[-2])
+    auth = urlsplit(env["GOOGLE_AUTH_URI"])
+    assert auth.hostname in ("localhost", "127.0.0.1"), "the browser opens it, on the host"
+    assert auth.port == published.get(port), f"{name} must publish :{port} on {auth.port}"
+    assert auth.path == urlsplit(inside.auth_uri).path
+    assert name in google.get("depends_on", {}), f"{google_name} could start before {name}"
+    # Its healthcheck asks for a page it serves (it has no /healthz).
+    urls = HEALTH_URL.findall(" ".join(standin["healthcheck"]["test"]))
+    assert [int(p) for p, _ in urls] == [port]
+    app = create_app(GoogleState(options["--client-id"], options["--client-secret"]))
+    served = {r.path for r in app.routes if "GET" in getattr(r, "methods", set())}
+    assert urls[0][1] in served
 
 
 # === tests: ports, healthchecks and probes =======================================================

@@ -42,6 +42,8 @@ class GoogleEndpoints:
     api_endpoint: str = "https://www.googleapis.com/calendar/v3/"
     token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 (an address)
     auth_uri: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    allow_plain_http: bool = False
+    """A stand-in on plain HTTP (oauthlib refuses it otherwise); loopback addresses always."""
 
 
 @dataclass(frozen=True, slots=True)

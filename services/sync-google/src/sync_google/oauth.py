@@ -61,7 +61,7 @@ async def _primary_address(
 
 
 def _flow(client: OAuthClient, endpoints: GoogleEndpoints, redirect_uri: str, verifier: str) -> Any:
-    _allow_plain_http_to_a_local_stand_in(endpoints.token_uri)
+    _allow_plain_http_to_a_stand_in(endpoints)
     config = {
         "web": {
             "client_id": client.client_id,
@@ -80,9 +80,9 @@ def _flow(client: OAuthClient, endpoints: GoogleEndpoints, redirect_uri: str, ve
     )
 
 
-def _allow_plain_http_to_a_local_stand_in(token_uri: str) -> None:
-    """oauthlib refuses plain HTTP (RFC 6749 §3.1.2.1) unless told otherwise; the local Google
-    stand-in speaks plain HTTP on the loopback address, and only that is allowed."""
-    parts = urlsplit(token_uri)
-    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+def _allow_plain_http_to_a_stand_in(endpoints: GoogleEndpoints) -> None:
+    """oauthlib refuses plain HTTP (RFC 6749 §3.1.2.1) unless told otherwise; a stand-in for
+    Google speaks plain HTTP: on the loopback address, or when the settings allow it (dev)."""
+    host = urlsplit(endpoints.token_uri).hostname
+    if endpoints.allow_plain_http or host in ("127.0.0.1", "localhost", "::1"):
         os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"

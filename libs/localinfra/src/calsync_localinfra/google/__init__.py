@@ -57,6 +57,10 @@ class LocalGoogle:
     def auth_uri(self) -> str:
         return self.url + "o/oauth2/v2/auth"
 
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     def start(self) -> LocalGoogle:
         self.base_dir.mkdir(parents=True, exist_ok=True)
         port = self._port or free_port(self.host)
