@@ -43,11 +43,12 @@ function showConnectionErrors(error) {
   }
 }
 
-async function openConnection() {
+// `userId`: whose connection to show (an administrator's colleague, coming back from Google).
+async function openConnection(userId) {
   connectionUser.replaceChildren(
     ...state.users.map((u) => Object.assign(document.createElement("option"), {value: u.id, textContent: u.name})),
   );
-  connectionUser.value = state.me.id;
+  connectionUser.value = typeof userId === "string" ? userId : state.me.id;
   document.getElementById("c-user-row").hidden = !state.me.is_admin;
   const providers = await api("/calendar-providers").catch((error) => {
     showNotice(`${t("loadFailed")} (${errorText(error)}).`);
@@ -62,13 +63,14 @@ async function openConnection() {
     Object.assign(radio, {type: "radio", name: "provider", value: provider.provider});
     radio.disabled = !provider.available;
     radio.checked = provider.provider === "caldav";
+    radio.addEventListener("change", showProviderFields); // google_connect.js
     const text = t(provider.provider) + (provider.available ? "" : ` (${t("notAvailable")})`);
     label.append(radio, document.createTextNode(" " + text));
     box.append(label);
   }
   await showConnectionOf();
   connectionDialog.showModal();
-  connectionForm.server_url.focus();
+  if (chosenProvider() === "caldav") connectionForm.server_url.focus();
 }
 
 // The chosen user's current connection, and its settings when there is one.
@@ -81,11 +83,16 @@ async function showConnectionOf() {
   document.getElementById("calendar-choice").hidden = true;
   saveButton.disabled = true;
   const current = await api(`/users/${connectionUserId()}/calendar-connection`).catch(() => null);
+  state.connection = current;
   document.getElementById("connection-current").textContent = current
-    ? `${t("connectedTo")} ${current.server_url || current.provider} (${current.username})`
+    ? `${t("connectedTo")} ${current.server_url || t(current.provider)} (${current.username})`
     : t("notConnected");
   document.getElementById("disconnect").hidden = !current;
+  const radio = connectionForm.querySelector(`input[name=provider][value=${current ? current.provider : "caldav"}]`);
+  if (radio && !radio.disabled) radio.checked = true;
+  showProviderFields(); // google_connect.js
   await showConnectionSettings(current); // connection_settings.js
+  if (current && current.provider === "google") await showAccountCalendars(); // google_connect.js
 }
 
 connectionUser.addEventListener("change", showConnectionOf);
@@ -105,6 +112,13 @@ async function testConnection() {
     showConnectionErrors(error);
     return;
   }
+  showVerdict(result, []);
+}
+
+// A connection test's answer: the verdict in words and the calendars to pick (`chosen` ticked;
+// a lone calendar is ticked anyway).
+function showVerdict(result, chosen) {
+  const verdict = document.getElementById("verdict");
   verdict.textContent = t(`verdict_${result.verdict}`);
   verdict.dataset.verdict = result.verdict;
   const list = document.getElementById("calendar-list");
@@ -112,7 +126,7 @@ async function testConnection() {
   for (const calendar of result.calendars) {
     const label = document.createElement("label");
     const box = Object.assign(document.createElement("input"), {type: "checkbox", value: calendar.id});
-    box.checked = result.calendars.length === 1;
+    box.checked = result.calendars.length === 1 || chosen.includes(calendar.id);
     label.append(box, document.createTextNode(" " + calendar.name));
     list.append(label);
   }
@@ -123,10 +137,12 @@ async function testConnection() {
 async function saveConnection() {
   clearConnectionErrors();
   const calendars = [...document.querySelectorAll("#calendar-list input:checked")].map((b) => b.value);
+  // An account signed in at its provider is saved already: only its calendars change.
+  const signedIn = state.connection && state.connection.provider === chosenProvider() && chosenProvider() !== "caldav";
   try {
     await api(`/users/${connectionUserId()}/calendar-connection`, {
-      method: "PUT",
-      body: JSON.stringify({...account(), calendars}),
+      method: signedIn ? "PATCH" : "PUT",
+      body: JSON.stringify(signedIn ? {calendars} : {...account(), calendars}),
     });
   } catch (error) {
     showConnectionErrors(error);
@@ -158,9 +174,9 @@ async function disconnect() {
   await showSyncState();
 }
 
-document.getElementById("open-connection").addEventListener("click", openConnection);
+document.getElementById("open-connection").addEventListener("click", () => openConnection());
 document.getElementById("test-connection").addEventListener("click", testConnection);
 saveButton.addEventListener("click", saveConnection);
 document.getElementById("disconnect").addEventListener("click", disconnect);
 document.getElementById("close-connection").addEventListener("click", () => connectionDialog.close());
-document.getElementById("banner-connect").addEventListener("click", openConnection);
+document.getElementById("banner-connect").addEventListener("click", () => openConnection());

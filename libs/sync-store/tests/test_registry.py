@@ -32,10 +32,12 @@ async def db(fresh_database: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-def config(version: int = 1, connection_id: UUID | None = None) -> ConnectionConfig:
+def config(
+    version: int = 1, connection_id: UUID | None = None, provider: Provider = Provider.CALDAV
+) -> ConnectionConfig:
     return ConnectionConfig(
         connection_id=connection_id or uuid4(),
-        provider=Provider.CALDAV,
+        provider=provider,
         user_id=uuid4(),
         calendars=["/c/"],
         config_version=version,
@@ -51,6 +53,22 @@ async def test_a_new_connection_is_due_and_claimed_by_one_replica_only(db: Async
     assert first[0].full_requested
     assert first[0].requested
     assert second == []
+
+
+async def test_services_sharing_a_database_claim_only_their_own_connections(
+    db: AsyncEngine,
+) -> None:
+    """Seen end to end: sync-caldav claimed a Google connection and failed it ("no server
+    URL") when both services were given one DATABASE_URL."""
+    tenant = uuid4()
+    caldav, google = Registry(db, Provider.CALDAV), Registry(db, Provider.GOOGLE)
+    theirs = config(provider=Provider.GOOGLE)
+    await google.apply_config(tenant, theirs, removed=False)
+    assert await caldav.claim_due("caldav-replica", LEASE, 10) == []
+    assert await caldav.connection_of_user(tenant, theirs.user_id) is None
+    [claimed] = await google.claim_due("google-replica", LEASE, 10)
+    assert claimed.id == theirs.connection_id
+    assert await google.connection_of_user(tenant, theirs.user_id) == theirs.connection_id
 
 
 async def test_a_crashed_replicas_lease_expires_and_another_takes_over(db: AsyncEngine) -> None:

@@ -39,7 +39,7 @@ def build_sync_service(
     declare_publisher(broker, ProviderChangeObserved)
     declare_publisher(broker, ConnectionStatusChanged)
     db = create_async_engine(settings.database_url, pool_size=10, pool_pre_ping=True)
-    registry = Registry(db)
+    registry = Registry(db, provider)
     crm = CrmClient.create(settings.crm_api_url, settings.internal_api_token.get_secret_value())
     first_pause = timedelta(seconds=settings.retry_base_seconds)
     deps = PassDeps(db, registry, broker, crm, open_calendar, first_pause)

@@ -13,6 +13,7 @@ from sqlalchemy import and_, case, delete, exists, func, literal_column, or_, se
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from calsync_contracts import Provider
 from calsync_contracts.events import ConnectionConfig, ConnectionState
 from sync_core.health import Health
 from sync_store.tables import (
@@ -45,8 +46,14 @@ class PendingChange:
 
 
 class Registry:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, provider: Provider | None = None) -> None:
+        """``provider``: this service's own connections only, so sync services that share one
+        database (a deployment with a single DATABASE_URL) never claim each other's."""
         self._engine = engine
+        self._provider = provider
+
+    def _own(self) -> list[Any]:
+        return [] if self._provider is None else [connections.c.provider == self._provider.value]
 
     # --- fed by the subscribers ----------------------------------------------------------------
 
@@ -106,6 +113,7 @@ class Registry:
                     connections.c.tenant_id == tenant_id,
                     connections.c.user_id == user_id,
                     connections.c.removed.is_(False),
+                    *self._own(),
                 )
             )
         return found
@@ -113,9 +121,12 @@ class Registry:
     async def linked_connections(self, meeting_id: UUID) -> list[UUID]:
         """Connections holding a link to the meeting (e.g. its previous owner's calendar)."""
         async with self._engine.connect() as connection:
-            rows = await connection.execute(
-                select(links.c.connection_id).where(links.c.crm_meeting_id == meeting_id)
-            )
+            query = select(links.c.connection_id).where(links.c.crm_meeting_id == meeting_id)
+            if self._provider is not None:
+                query = query.join(connections, connections.c.id == links.c.connection_id).where(
+                    *self._own()
+                )
+            rows = await connection.execute(query)
             return [row[0] for row in rows]
 
     async def enqueue(
@@ -168,6 +179,7 @@ class Registry:
             )
             .where(
                 connections.c.removed.is_(False),
+                *self._own(),
                 or_(connections.c.lease_until.is_(None), connections.c.lease_until < now),
                 connections.c.state != ConnectionState.NEEDS_REAUTH.value,
                 or_(connections.c.retry_at.is_(None), connections.c.retry_at <= now),

@@ -1,0 +1,80 @@
+// Connecting a Google calendar: the user signs in at Google (crm-api gives the consent page's
+// address and, on the way back, saves the connection), comes back to this page and chooses
+// the calendars. The same button reconnects an account whose sign-in Google no longer accepts.
+// Uses `api`, `t`, `state` (app.js) and the dialog's helpers in connection.js.
+"use strict";
+
+const CONNECT_TEXTS = {
+  en: {googleSignIn: "Sign in with Google and subscribe", googleHint: "Google asks you to allow this CRM to use your calendar, then sends you back here to choose the calendars.",
+    signInDenied: "Google was not given access, so nothing was connected.", signInFailed: "The sign-in at Google did not complete. Try again."},
+  da: {googleSignIn: "Log ind med Google og abonnér", googleHint: "Google beder dig give dette CRM adgang til din kalender og sender dig derefter tilbage hertil, hvor du vælger kalenderne.",
+    signInDenied: "Google fik ikke adgang, så intet blev forbundet.", signInFailed: "Log-ind hos Google blev ikke fuldført. Prøv igen."},
+  sv: {googleSignIn: "Logga in med Google och prenumerera", googleHint: "Google ber dig ge detta CRM tillgång till din kalender och skickar dig sedan tillbaka hit för att välja kalendrar.",
+    signInDenied: "Google fick inte tillgång, så inget anslöts.", signInFailed: "Inloggningen hos Google slutfördes inte. Försök igen."},
+  nl: {googleSignIn: "Inloggen met Google en abonneren", googleHint: "Google vraagt u dit CRM toegang tot uw agenda te geven en stuurt u daarna hierheen terug om de agenda's te kiezen.",
+    signInDenied: "Google heeft geen toegang gekregen, dus er is niets gekoppeld.", signInFailed: "Het inloggen bij Google is niet voltooid. Probeer het opnieuw."},
+  pl: {googleSignIn: "Zaloguj się przez Google i subskrybuj", googleHint: "Google poprosi o zgodę na dostęp tego CRM do Twojego kalendarza, a potem odeśle Cię tutaj, aby wybrać kalendarze.",
+    signInDenied: "Google nie otrzymał dostępu, więc nic nie połączono.", signInFailed: "Logowanie w Google nie zostało ukończone. Spróbuj ponownie."},
+};
+for (const [language, texts] of Object.entries(CONNECT_TEXTS)) Object.assign(TEXTS[language], texts);
+
+function showProviderFields() {
+  const provider = chosenProvider();
+  document.getElementById("caldav-fields").hidden = provider !== "caldav";
+  document.getElementById("google-fields").hidden = provider !== "google";
+  if (!(state.connection && state.connection.provider === provider)) {
+    document.getElementById("calendar-choice").hidden = true;
+    document.getElementById("verdict").textContent = "";
+    saveButton.disabled = true;
+  }
+}
+
+async function signInWithGoogle() {
+  clearConnectionErrors();
+  let started;
+  try {
+    started = await api(`/users/${connectionUserId()}/calendar-connection/sign-in`, {
+      method: "POST",
+      body: JSON.stringify({provider: "google"}),
+    });
+  } catch (error) {
+    showConnectionErrors(error);
+    return;
+  }
+  window.location.assign(started.authorization_url);
+}
+
+// The saved account's calendars, the synchronised ones ticked.
+async function showAccountCalendars() {
+  const verdict = document.getElementById("verdict");
+  verdict.textContent = "…";
+  try {
+    const result = await api(`/users/${connectionUserId()}/calendar-connection/calendars`);
+    showVerdict(result, state.connection.calendars.map((c) => c.id));
+  } catch (error) {
+    verdict.textContent = "";
+    showConnectionErrors(error);
+  }
+}
+
+// Back from Google: crm-api's callback put the outcome in the page's address.
+async function resumeSignIn() {
+  const query = new URLSearchParams(window.location.search);
+  const userId = query.get("connected") || query.get("connect_user");
+  const error = query.get("connect_error");
+  if (!userId && !error) return;
+  window.history.replaceState(null, "", window.location.pathname);
+  await openConnection(userId || state.me.id);
+  if (error) {
+    document.getElementById("ce-form").textContent =
+      error === "denied" ? t("signInDenied") : query.get("connect_message") || t("signInFailed");
+    return;
+  }
+  if (!state.offered.some((u) => u.id === userId)) {
+    await loadPeople(); // people.js: a newly connected colleague is now offered
+    renderPeople();
+  }
+  await askForSync(userId);
+}
+
+document.getElementById("google-sign-in").addEventListener("click", signInWithGoogle);
