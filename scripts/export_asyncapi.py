@@ -18,6 +18,7 @@ def _service_factories() -> dict[str, Callable[[], Any]]:
     from sync_caldav.app import create_app as sync_caldav
     from sync_exchange.app import create_app as sync_exchange
     from sync_google.app import create_app as sync_google
+    from sync_google.settings import Settings as GoogleSettings
     from sync_runtime.settings import SyncServiceSettings
 
     # Building an app connects to nothing; these settings only satisfy its validation.
@@ -26,7 +27,13 @@ def _service_factories() -> dict[str, Callable[[], Any]]:
     )
     factories: dict[str, Callable[[], Any]] = {
         "sync-caldav": lambda: sync_caldav(placeholder),
-        "sync-google": sync_google,
+        "sync-google": lambda: sync_google(
+            GoogleSettings(
+                **placeholder.model_dump(include={"database_url", "internal_api_token"}),
+                google_client_id="docs",
+                google_client_secret="docs",  # noqa: S106 (a placeholder: builds only)
+            )
+        ),
         "sync-exchange": sync_exchange,
         "notifier": notifier,
     }

@@ -5,6 +5,7 @@
    every topic of ``all_topic_specs()`` (created on an external broker too: auto-creation would
    get the partition counts wrong);
 3. Radicale, a real CalDAV server, with a demo user and calendar (data in ``.var/radicale``),
+   the stand-in for Google (OAuth consent page and Calendar API v3, a demo account, in memory),
    and a real SMTP server (aiosmtpd) keeping every invitation in the Maildir ``.var/smtp/mail``
    unless ``SMTP_HOST`` is set;
 4. crm-api's migrations, then its demo data (``crm_api.seed`` prints the tenant, users and a
@@ -140,7 +141,7 @@ def main() -> int:
             "SMTP_PORT": smtp["port"],
             # The API's meeting resource stands in for the web app's page locally.
             "MEETING_LINK": f"{crm_url}/meetings/{{meeting_id}}",
-            **google_env(google),
+            **google_env(google, ports.get("sync-google")),
         }
         for service in services:
             if service.own_database:
@@ -426,9 +427,13 @@ def start_google() -> LocalGoogle:
     return GOOGLE
 
 
-def google_env(google: LocalGoogle) -> dict[str, str]:
-    """sync-google's OAuth client and where Google is (the stand-in's addresses)."""
-    return {
+def google_env(google: LocalGoogle, sync_google_port: int | None) -> dict[str, str]:
+    """sync-google's OAuth client, where Google is (the stand-in's addresses), and where the
+    stand-in sends push notifications (sync-google's webhook)."""
+    push = {}
+    if sync_google_port is not None:
+        push["GOOGLE_PUSH_URL"] = f"http://127.0.0.1:{sync_google_port}/webhooks/google"
+    return push | {
         "GOOGLE_CLIENT_ID": google.client_id,
         "GOOGLE_CLIENT_SECRET": google.client_secret,
         "GOOGLE_API_ENDPOINT": google.api_endpoint,
@@ -514,6 +519,10 @@ def print_urls(
         f"CalDAV          {radicale.url}{DEMO_CALDAV_USER}/calendar/  "
         f"(user {DEMO_CALDAV_USER}, password in .var/dev-secrets.json)"
     )
+    if GOOGLE.running:
+        lines.append(
+            f"Google stand-in {GOOGLE.url}  (sign in as {DEMO_GOOGLE_ACCOUNT}; data in memory)"
+        )
     if SMTP.port is not None:
         lines.append(f"Mail (SMTP)     {SMTP.host}:{SMTP.port}  (mail in .var/smtp/mail)")
     lines += ["", "Ctrl-C stops everything."]

@@ -35,7 +35,7 @@ def payload(record: Any) -> dict[str, Any]:
     return dict(json.loads(record.value))
 
 
-async def add_connection(stack, user: dict[str, Any], provider: str = "google") -> uuid.UUID:
+async def add_connection(stack, user: dict[str, Any], provider: str) -> uuid.UUID:
     """A bare connection row, for journeys about the platform rather than a provider (CalDAV
     connections are set up through the API in ``test_caldav_sync.py``)."""
     connection_id = uuid.uuid4()
@@ -104,7 +104,7 @@ async def test_a_meeting_written_through_the_api_is_published_once_with_its_trac
 
 async def test_refresh_reaches_the_sync_service_and_its_status_comes_back(stack) -> None:
     user = stack.user(1)
-    await add_connection(stack, user, "google")  # a provider whose sync service is a skeleton
+    await add_connection(stack, user, "exchange")  # a provider whose sync service is a skeleton
     async with stack.client(1) as client:
         before = (await client.get(f"/users/{user['id']}/sync-status")).json()
         assert before["state"] == "pending"
@@ -117,9 +117,9 @@ async def test_refresh_reaches_the_sync_service_and_its_status_comes_back(stack)
             status = (await client.get(f"/users/{user['id']}/sync-status")).json()
             return status if "not available" in status["message"] else None
 
-        status = await eventually(answered, what="sync-caldav's connection status")
+        status = await eventually(answered, what="sync-exchange's connection status")
     assert status["state"] == "pending"
-    assert status["provider"] == "google"
+    assert status["provider"] == "exchange"
 
 
 async def test_a_provider_change_becomes_a_crm_meeting_announced_as_the_providers(

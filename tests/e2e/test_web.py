@@ -142,7 +142,7 @@ async def test_connecting_a_caldav_calendar_brings_its_events_in(
     await page.get_by_role("button", name="Calendar connection").click()
     dialog = page.get_by_role("dialog")
     await expect(
-        dialog.get_by_label("Google Calendar (not available", exact=False)
+        dialog.get_by_label("Microsoft Exchange / Office 365 (not available", exact=False)
     ).to_be_disabled()
     await dialog.get_by_label("Server address").fill(e2e_radicale.url)
     await dialog.get_by_label("Username").fill(login)

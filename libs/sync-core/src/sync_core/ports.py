@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 from uuid import UUID
 
 from calsync_contracts.events import ProviderChange
@@ -134,3 +135,19 @@ class LinkStore(Protocol):
     async def clear_bad_item(self, external_id: str) -> None: ...
 
     async def bad_item_ids(self) -> list[str]: ...
+
+
+@runtime_checkable
+class PushPort(Protocol):
+    """A provider that notifies us of changes (Google ``events.watch``). Optional: an adapter
+    without it is polled only."""
+
+    async def watch(
+        self, calendar_id: str, channel_id: str, token: str, address: str
+    ) -> tuple[str, datetime]:
+        """Opens a channel; returns the provider's resource id and when the channel expires."""
+        ...
+
+    async def stop(self, channel_id: str, resource_id: str) -> None:
+        """Stops a channel; one already gone is success."""
+        ...

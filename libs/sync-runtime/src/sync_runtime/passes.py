@@ -24,8 +24,10 @@ from sync_core.ports import CalendarPort
 from sync_core.window import SyncWindow
 from sync_runtime.changes import crm_change
 from sync_runtime.crm_client import CrmClient
+from sync_runtime.push import PushConfig, keep_channels
 from sync_runtime.sink import KafkaChangeSink
 from sync_store.link_store import PgLinkStore
+from sync_store.push_channels import PushChannelStore
 from sync_store.registry import ClaimedConnection, Registry
 
 CalendarFactory = Callable[
@@ -45,6 +47,8 @@ class PassDeps:
     open_calendar: CalendarFactory
     first_pause: timedelta = timedelta(minutes=1)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    push: PushConfig | None = None
+    channels: PushChannelStore | None = None
 
 
 async def run_pass(claimed: ClaimedConnection, deps: PassDeps) -> Health:
@@ -85,7 +89,12 @@ async def _sync(
         for pending in await deps.registry.pending(claimed.id):
             await engine.push(crm_change(pending.change))
             await deps.registry.done(claimed.id, pending)
-        return await engine.pull(full=claimed.full_requested)
+        report = await engine.pull(full=claimed.full_requested)
+        if deps.push is not None and deps.channels is not None:
+            await keep_channels(
+                calendar, deps.channels, deps.push, claimed.id, ctx.calendars, deps.clock()
+            )
+        return report
 
 
 def _note(bad_items: list[str]) -> str:

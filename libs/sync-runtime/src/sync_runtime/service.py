@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from uuid import UUID
 
 from faststream.asgi import AsgiFastStream
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -18,9 +19,11 @@ from calsync_platform.service_app import build_service_app
 from sync_runtime.crm_client import CrmClient
 from sync_runtime.passes import CalendarFactory, PassDeps
 from sync_runtime.probe_route import ASGIApp, Probe, probe_route
+from sync_runtime.push import PushConfig, webhook_route
 from sync_runtime.settings import SyncServiceSettings
 from sync_runtime.subscribers import register_subscribers
 from sync_runtime.worker import Worker
+from sync_store.push_channels import PushChannelStore
 from sync_store.registry import Registry
 
 log = get_logger(__name__)
@@ -33,8 +36,10 @@ def build_sync_service(
     open_calendar: CalendarFactory,
     probe: Probe,
     extra_routes: Mapping[str, ASGIApp] | None = None,
+    push: PushConfig | None = None,
 ) -> AsgiFastStream:
-    """``extra_routes``: the provider's own routes (path → ASGI app), such as its OAuth steps."""
+    """``extra_routes``: the provider's own routes (path → ASGI app), such as its OAuth steps;
+    ``push``: its push notifications (channels kept open after each pass, and their webhook)."""
     broker = make_broker(settings, service_name)
     declare_publisher(broker, ProviderChangeObserved)
     declare_publisher(broker, ConnectionStatusChanged)
@@ -42,13 +47,23 @@ def build_sync_service(
     registry = Registry(db, provider)
     crm = CrmClient.create(settings.crm_api_url, settings.internal_api_token.get_secret_value())
     first_pause = timedelta(seconds=settings.retry_base_seconds)
-    deps = PassDeps(db, registry, broker, crm, open_calendar, first_pause)
+    channels = PushChannelStore(db) if push is not None else None
+    deps = PassDeps(
+        db, registry, broker, crm, open_calendar, first_pause, push=push, channels=channels
+    )
     worker = Worker(settings, deps, provider)
     register_subscribers(broker, provider, service_name, registry, crm, worker.nudge)
     app = build_service_app(broker, service_name, f"Two-way sync with {provider.value} calendars.")
     app.mount("/internal/probe", probe_route(probe, settings.internal_api_token.get_secret_value()))
     for path, route in (extra_routes or {}).items():
         app.mount(path, route)
+    if push is not None and channels is not None:
+
+        async def request_sync(connection_id: UUID) -> None:
+            await registry.request_sync(connection_id, full=False)
+            worker.nudge()
+
+        app.mount(push.path, webhook_route(channels, push, request_sync))
 
     @app.after_startup
     async def start_worker() -> None:

@@ -111,3 +111,18 @@ pending_changes = Table(
     Column("last_error", Text),
     PrimaryKeyConstraint("connection_id", "meeting_id"),
 )
+
+push_channels = Table(
+    "push_channels",
+    metadata,
+    # A provider's push subscription for one calendar of a connection (a Google channel, a
+    # Graph subscription, an EWS push subscription): renewed before it expires, replaced when
+    # the calendar or the address changes. A notification names the channel, never the user.
+    Column("channel_id", String(64), primary_key=True),
+    Column("connection_id", Uuid, nullable=False),
+    Column("calendar_id", String(2000), nullable=False),
+    Column("resource_id", String(2000), nullable=False),
+    Column("address", String(2000), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_push_channels_connection", "connection_id"),
+)

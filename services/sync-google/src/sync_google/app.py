@@ -25,9 +25,11 @@ from sync_google import oauth
 from sync_google.api import GoogleEndpoints, OAuthClient, calendar_service
 from sync_google.calendar import GoogleCalendar
 from sync_google.probe import probe
+from sync_google.push import WEBHOOK_PATH, read_notification
 from sync_google.settings import Settings
 from sync_runtime.passes import CalendarFactory
 from sync_runtime.probe_route import internal_route
+from sync_runtime.push import PushConfig
 from sync_runtime.service import build_sync_service
 
 SERVICE_NAME = "sync-google"
@@ -67,6 +69,12 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         "/internal/oauth/start": internal_route(OAuthStart, oauth_start, token),
         "/internal/oauth/finish": internal_route(OAuthFinish, oauth_finish, token),
     }
+    push = PushConfig(
+        address=settings.google_push_url,
+        key=token.encode(),
+        path=WEBHOOK_PATH,
+        read=read_notification,
+    )
     return build_sync_service(
         settings,
         Provider.GOOGLE,
@@ -74,4 +82,5 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         google_calendars(client, endpoints),
         test_connection,
         routes,
+        push,
     )

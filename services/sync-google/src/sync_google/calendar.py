@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from sync_core.errors import AlreadyExists, CursorInvalid, PreconditionFailed, UnreadableItem
@@ -46,6 +47,7 @@ TAG_SEPARATOR = "~"
 class GoogleCalendar:
     def __init__(self, service: Any) -> None:
         self.events = service.events()
+        self.channels = service.channels()
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -162,6 +164,23 @@ class GoogleCalendar:
         )
         try:
             await execute(request, None if occurrence else _etag(if_match))
+        except Gone:
+            return
+
+    # --- push (sync_core.ports.PushPort) -----------------------------------------------------
+
+    async def watch(
+        self, calendar_id: str, channel_id: str, token: str, address: str
+    ) -> tuple[str, datetime]:
+        """``events.watch``: Google calls ``address`` when the calendar's events change."""
+        body = {"id": channel_id, "type": "web_hook", "address": address, "token": token}
+        opened = await execute(self.events.watch(calendarId=calendar_id, body=body))
+        expires = datetime.fromtimestamp(int(opened["expiration"]) / 1000, UTC)
+        return str(opened["resourceId"]), expires
+
+    async def stop(self, channel_id: str, resource_id: str) -> None:
+        try:
+            await execute(self.channels.stop(body={"id": channel_id, "resourceId": resource_id}))
         except Gone:
             return
 

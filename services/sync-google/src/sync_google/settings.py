@@ -19,6 +19,9 @@ class Settings(SyncServiceSettings):
     google_api_endpoint: str = GOOGLE.api_endpoint
     google_token_uri: str = GOOGLE.token_uri
     google_auth_uri: str = GOOGLE.auth_uri
+    google_push_url: str | None = None
+    """The public HTTPS address of this service's ``/webhooks/google``: Google notifies it of
+    changes (``events.watch``). Unset: changes are found by polling only."""
     google_allow_plain_http: bool = False
     """For a stand-in speaking plain HTTP (the local one, compose's): OAuth needs HTTPS
     (RFC 6749 §3.1.2.1). Refused in production."""
