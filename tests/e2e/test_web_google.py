@@ -79,6 +79,32 @@ async def test_connecting_a_google_calendar_from_the_page(
         service.close()
     await shot(page, "google-week")
 
+    # Gia removes the CRM's access in her Google account: the indicator says so, and signing
+    # in again mends it, keeping her choice of calendars.
+    await asyncio.to_thread(google.revoke_account, email)
+    await page.get_by_role("button", name="Refresh").click()
+    await expect(page.locator("#sync-state")).to_have_attribute(
+        "data-state", "needs_reauth", timeout=60_000
+    )
+    await page.get_by_role("button", name="Calendar connection").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_label("For the user").select_option(label="Gia Google")
+    await expect(dialog.locator("#verdict")).to_have_text(
+        "Google no longer accepts the saved sign-in: sign in with Google again."
+    )
+    await dialog.get_by_role("button", name="Sign in with Google and subscribe").click()
+    await page.get_by_label("Account").select_option(email)
+    await page.get_by_role("button", name="Allow").click()
+    await expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=15_000)
+    dialog = page.get_by_role("dialog")
+    await expect(dialog.locator("#verdict")).to_have_attribute("data-verdict", "ok")
+    await expect(dialog.get_by_label("Team")).to_be_checked()
+    await dialog.get_by_role("button", name="Back to calendar").click()
+    await page.locator("#people").get_by_role("checkbox", name="Gia Google").check()
+    await expect(page.locator("#sync-state")).to_have_attribute(
+        "data-state", "in_sync", timeout=60_000
+    )
+
 
 async def _made_in_google_shows_and_the_crm_reaches_google(
     page: Page, api: httpx.AsyncClient, theirs: Any, email: str, gia: str

@@ -119,7 +119,8 @@ async function testConnection() {
 // a lone calendar is ticked anyway).
 function showVerdict(result, chosen) {
   const verdict = document.getElementById("verdict");
-  verdict.textContent = t(`verdict_${result.verdict}`);
+  const worded = `verdict_${result.verdict}_${chosenProvider()}`; // in the provider's terms
+  verdict.textContent = t(worded) !== worded ? t(worded) : t(`verdict_${result.verdict}`);
   verdict.dataset.verdict = result.verdict;
   const list = document.getElementById("calendar-list");
   list.replaceChildren();

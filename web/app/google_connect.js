@@ -6,15 +6,20 @@
 
 const CONNECT_TEXTS = {
   en: {googleSignIn: "Sign in with Google and subscribe", googleHint: "Google asks you to allow this CRM to use your calendar, then sends you back here to choose the calendars.",
-    signInDenied: "Google was not given access, so nothing was connected.", signInFailed: "The sign-in at Google did not complete. Try again."},
+    signInDenied: "Google was not given access, so nothing was connected.", signInFailed: "The sign-in at Google did not complete. Try again.",
+    verdict_wrong_credentials_google: "Google no longer accepts the saved sign-in: sign in with Google again.", verdict_unreachable_google: "Google could not be reached just now; try again in a moment.", verdict_no_calendar_google: "This Google account has no calendar this CRM may add meetings to."},
   da: {googleSignIn: "Log ind med Google og abonnér", googleHint: "Google beder dig give dette CRM adgang til din kalender og sender dig derefter tilbage hertil, hvor du vælger kalenderne.",
-    signInDenied: "Google fik ikke adgang, så intet blev forbundet.", signInFailed: "Log-ind hos Google blev ikke fuldført. Prøv igen."},
+    signInDenied: "Google fik ikke adgang, så intet blev forbundet.", signInFailed: "Log-ind hos Google blev ikke fuldført. Prøv igen.",
+    verdict_wrong_credentials_google: "Google accepterer ikke længere det gemte log-ind: log ind med Google igen.", verdict_unreachable_google: "Google kunne ikke nås lige nu; prøv igen om lidt.", verdict_no_calendar_google: "Denne Google-konto har ingen kalender, som dette CRM må tilføje møder til."},
   sv: {googleSignIn: "Logga in med Google och prenumerera", googleHint: "Google ber dig ge detta CRM tillgång till din kalender och skickar dig sedan tillbaka hit för att välja kalendrar.",
-    signInDenied: "Google fick inte tillgång, så inget anslöts.", signInFailed: "Inloggningen hos Google slutfördes inte. Försök igen."},
+    signInDenied: "Google fick inte tillgång, så inget anslöts.", signInFailed: "Inloggningen hos Google slutfördes inte. Försök igen.",
+    verdict_wrong_credentials_google: "Google godtar inte längre den sparade inloggningen: logga in med Google igen.", verdict_unreachable_google: "Google gick inte att nå just nu; försök igen om en stund.", verdict_no_calendar_google: "Det här Google-kontot har ingen kalender som detta CRM får lägga till möten i."},
   nl: {googleSignIn: "Inloggen met Google en abonneren", googleHint: "Google vraagt u dit CRM toegang tot uw agenda te geven en stuurt u daarna hierheen terug om de agenda's te kiezen.",
-    signInDenied: "Google heeft geen toegang gekregen, dus er is niets gekoppeld.", signInFailed: "Het inloggen bij Google is niet voltooid. Probeer het opnieuw."},
+    signInDenied: "Google heeft geen toegang gekregen, dus er is niets gekoppeld.", signInFailed: "Het inloggen bij Google is niet voltooid. Probeer het opnieuw.",
+    verdict_wrong_credentials_google: "Google accepteert de opgeslagen aanmelding niet meer: log opnieuw in met Google.", verdict_unreachable_google: "Google is nu niet bereikbaar; probeer het zo opnieuw.", verdict_no_calendar_google: "Dit Google-account heeft geen agenda waarin dit CRM afspraken mag zetten."},
   pl: {googleSignIn: "Zaloguj się przez Google i subskrybuj", googleHint: "Google poprosi o zgodę na dostęp tego CRM do Twojego kalendarza, a potem odeśle Cię tutaj, aby wybrać kalendarze.",
-    signInDenied: "Google nie otrzymał dostępu, więc nic nie połączono.", signInFailed: "Logowanie w Google nie zostało ukończone. Spróbuj ponownie."},
+    signInDenied: "Google nie otrzymał dostępu, więc nic nie połączono.", signInFailed: "Logowanie w Google nie zostało ukończone. Spróbuj ponownie.",
+    verdict_wrong_credentials_google: "Google nie akceptuje już zapisanego logowania: zaloguj się ponownie przez Google.", verdict_unreachable_google: "Nie można teraz połączyć się z Google; spróbuj ponownie za chwilę.", verdict_no_calendar_google: "To konto Google nie ma kalendarza, do którego ten CRM może dodawać spotkania."},
 };
 for (const [language, texts] of Object.entries(CONNECT_TEXTS)) Object.assign(TEXTS[language], texts);
 

@@ -15,7 +15,7 @@ import pytest
 
 from calsync_contracts.meeting import MeetingSnapshot, Participant, TimedSpan
 from calsync_localinfra.google import LocalGoogle
-from sync_core.errors import AuthError, CursorInvalid
+from sync_core.errors import AuthError, CursorInvalid, ItemRefused, TemporaryError
 from sync_core.items import occurrence_id
 from sync_core.ports import OutboundEvent
 from sync_core.window import SyncWindow
@@ -176,3 +176,72 @@ async def test_listings_page_through_more_than_one_page(account: Account) -> Non
 def _insert_all(account: Account, bodies: list[dict[str, Any]]) -> None:
     for body in bodies:
         account.theirs.insert(calendarId=account.calendar_id, body=body).execute()
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "retry_after"),
+    [
+        (403, "rateLimitExceeded", 0),
+        (403, "userRateLimitExceeded", 0),
+        (429, "rateLimitExceeded", 30),
+        (503, "backendError", 0),
+    ],
+)
+async def test_rate_limits_and_outages_are_temporary(
+    account: Account, google: LocalGoogle, status: int, reason: str, retry_after: int
+) -> None:
+    """Google's "Handle API errors": back off on 403 rate limits, 429 and 5xx, honouring
+    Retry-After; the pass pauses, the connection is not failed for good."""
+    await asyncio.to_thread(google.fail_next, account.calendar_id, status, reason, 1, retry_after)
+    with pytest.raises(TemporaryError) as paused:
+        await account.port.list_window(account.calendar_id, WINDOW, {})
+    assert paused.value.retry_after_seconds == (retry_after or None)
+    listing = await account.port.list_window(account.calendar_id, WINDOW, {})  # then it works
+    assert listing.cursor is not None
+
+
+async def test_a_forbidden_write_is_one_refused_item(account: Account, google: LocalGoogle) -> None:
+    """403 for another reason (no write access to this calendar): that item, not the pass."""
+    await asyncio.to_thread(google.fail_next, account.calendar_id, 403, "forbidden", 1)
+    start = FIRST + timedelta(days=1)
+    m = MeetingSnapshot(
+        id=uuid4(),
+        tenant_id=uuid4(),
+        ical_uid=f"{uuid4()}@crm.test",
+        version=1,
+        owner_user_id=uuid4(),
+        subject="Refused",
+        time=TimedSpan(start=start, end=start + timedelta(hours=1), timezone="UTC"),
+    )
+    with pytest.raises(ItemRefused):
+        await account.port.create(account.calendar_id, OutboundEvent(m))
+
+
+async def test_an_update_keeps_what_other_programs_stored_in_the_event(account: Account) -> None:
+    start = FIRST + timedelta(days=2)
+    m = MeetingSnapshot(
+        id=uuid4(),
+        tenant_id=uuid4(),
+        ical_uid=f"{uuid4()}@crm.test",
+        version=1,
+        owner_user_id=uuid4(),
+        subject="Ours",
+        time=TimedSpan(start=start, end=start + timedelta(hours=1), timezone="UTC"),
+    )
+    written = await account.port.create(account.calendar_id, OutboundEvent(m))
+    theirs = {"colorId": "5", "reminders": {"useDefault": False, "overrides": []}}
+    patched = await run(
+        account.theirs.patch(
+            calendarId=account.calendar_id, eventId=written.external_id, body=theirs
+        )
+    )
+    moved = m.model_copy(update={"version": 2, "subject": "Ours, moved"})
+    await account.port.update(
+        account.calendar_id, written.external_id, OutboundEvent(moved), patched["etag"]
+    )
+    stored = await run(
+        account.theirs.get(calendarId=account.calendar_id, eventId=written.external_id)
+    )
+    assert stored["summary"] == "Ours, moved"
+    assert stored["colorId"] == "5"
+    assert stored["reminders"] == theirs["reminders"]

@@ -141,11 +141,12 @@ class GoogleCalendar:
     async def update(
         self, calendar_id: str, external_id: str, event: OutboundEvent, if_match: str | None
     ) -> WriteResult:
-        """An occurrence is written as its instance (making it an exception). Its first edit
-        only knows the series' tag, and an instance has an ETag of its own: occurrence writes
-        are not conditional."""
+        """``events.patch``, not ``update``: what other programs keep in the event (reminders,
+        colour, conference link, attachments) stays. An occurrence is written as its instance
+        (making it an exception); its first edit only knows the series' tag, and an instance
+        has an ETag of its own, so occurrence writes are not conditional."""
         occurrence = OCCURRENCE_SEPARATOR in external_id
-        request = self.events.update(
+        request = self.events.patch(
             calendarId=calendar_id,
             eventId=google_id(external_id),
             body=render(event),

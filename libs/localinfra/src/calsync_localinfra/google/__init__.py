@@ -94,6 +94,23 @@ class LocalGoogle:
     def put_raw(self, calendar_id: str, event: dict[str, Any]) -> dict[str, Any]:
         return dict(self._post(f"_fake/calendars/{calendar_id}/raw", event))
 
+    def put_many(self, calendar_id: str, events: list[dict[str, Any]]) -> list[str]:
+        return list(self._post(f"_fake/calendars/{calendar_id}/bulk", events))
+
+    def fail_next(
+        self, calendar_id: str, status: int, reason: str, count: int = 1, retry_after: int = 0
+    ) -> None:
+        failure = {"status": status, "reason": reason, "count": count}
+        self._post(
+            f"_fake/calendars/{calendar_id}/fail-next",
+            failure | ({"retry_after": retry_after} if retry_after else {}),
+        )
+
+    def requests(self) -> int:
+        response = httpx.get(self.url + "_fake/stats", timeout=10)
+        response.raise_for_status()
+        return int(response.json()["requests"])
+
     def expire_sync_tokens(self, calendar_id: str) -> None:
         self._post(f"_fake/calendars/{calendar_id}/expire-sync-tokens", None)
 
@@ -120,7 +137,7 @@ class LocalGoogle:
         answer.raise_for_status()
         return str(answer.json()["refresh_token"])
 
-    def _post(self, path: str, body: dict[str, Any] | None) -> Any:
+    def _post(self, path: str, body: dict[str, Any] | list[Any] | None) -> Any:
         response = httpx.post(self.url + path, json=body, timeout=10)
         response.raise_for_status()
         return response.json() if response.content else None

@@ -35,7 +35,8 @@ def create_app(state: GoogleState) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> JSONResponse:
-        return JSONResponse(error.body(), status_code=error.status)
+        headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+        return JSONResponse(error.body(), status_code=error.status, headers=headers)
 
     @app.exception_handler(OAuthError)
     async def oauth_error(request: Request, error: OAuthError) -> JSONResponse:
@@ -251,6 +252,21 @@ def create_app(state: GoogleState) -> FastAPI:
             stored = events.put_raw(calendar, body)
         notify(calendar_id)
         return stored
+
+    @app.post("/_fake/calendars/{calendar_id}/bulk")
+    async def put_many(calendar_id: str, body: Annotated[list[dict[str, Any]], Body()]) -> Any:
+        """Many events at once, each checked as ``events.insert`` checks it (benchmarks)."""
+        with state.locked():
+            calendar = state.calendars[calendar_id]
+            return [events.insert(calendar, event)["id"] for event in body]
+
+    @app.post("/_fake/calendars/{calendar_id}/fail-next", status_code=204)
+    async def fail_next(calendar_id: str, body: Annotated[dict[str, Any], Body()]) -> Response:
+        """The next ``count`` API calls on the calendar answer ``status`` with ``reason`` (and
+        ``Retry-After`` when given): Google's rate limits and outages, on demand."""
+        with state.locked():
+            state.failures[calendar_id] = dict(body)
+        return Response(status_code=204)
 
     @app.post("/_fake/calendars/{calendar_id}/expire-sync-tokens", status_code=204)
     async def expire(calendar_id: str) -> Response:

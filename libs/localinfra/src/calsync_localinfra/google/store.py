@@ -32,6 +32,7 @@ class ApiError(Exception):
     def __init__(self, status: int, reason: str, message: str) -> None:
         super().__init__(message)
         self.status, self.reason, self.message = status, reason, message
+        self.retry_after: int | None = None
 
     def body(self) -> dict[str, Any]:
         error = {"domain": "global", "reason": self.reason, "message": self.message}
@@ -95,6 +96,7 @@ class GoogleState:
         self.refresh_tokens: dict[str, Grant] = {}
         self.access_tokens: dict[str, tuple[str, float]] = {}
         self.channels: dict[str, Channel] = {}
+        self.failures: dict[str, dict[str, Any]] = {}
         self.requests = 0
 
     @contextmanager
@@ -124,7 +126,17 @@ class GoogleState:
         found = self.calendars.get(email if calendar_id == "primary" else calendar_id)
         if found is None or found.owner != email:
             raise ApiError(404, "notFound", "Not Found")
+        self._injected_failure(found.id)
         return found
+
+    def _injected_failure(self, calendar_id: str) -> None:
+        failure = self.failures.get(calendar_id)
+        if not failure or failure.get("count", 0) <= 0:
+            return
+        failure["count"] -= 1
+        error = ApiError(int(failure["status"]), str(failure["reason"]), "Injected failure")
+        error.retry_after = failure.get("retry_after")
+        raise error
 
     def calendars_of(self, email: str) -> list[Calendar]:
         return [c for c in self.calendars.values() if c.owner == email]
