@@ -54,6 +54,7 @@ bench: env ## Run the benchmarks (they print figures)
 	$(PY) -m bench.outbox
 	$(PY) -m bench.caldav_sync
 	$(PY) -m bench.caldav_latency
+	$(PY) -m bench.google_sync
 	$(PY) -m bench.invitations
 	$(PY) -m bench.calendar_reads
 
