@@ -291,6 +291,15 @@ async def test_the_template_chosen_and_edited_in_the_form_is_what_the_guest_read
     assert html is not None
     assert "Dear Vera Visitor, bring boots." in html.get_content()
 
+    # Opened again, the form shows what the next invitation is made from.
+    [made] = await meetings_named(api, "the site")
+    await page.get_by_label("Go to date").fill(made["time"]["start"][:10])
+    await page.locator("#ec .ec-event", has_text="the site").first.click()
+    await expect(dialog.get_by_label("Invitation template")).to_have_value(template.json()["id"])
+    await expect(dialog.get_by_label("Edit template")).to_be_checked()
+    await expect(text).to_have_value("<p>Dear {{ recipient.name }}, bring boots.</p>")
+    await dialog.get_by_role("button", name="Back to calendar").click()
+
 
 async def test_a_double_click_saves_once_and_an_edit_keeps_who_booked_it(
     stack, signed_in: tuple[Page, httpx.AsyncClient]

@@ -112,6 +112,24 @@ async function fillCrmParts(meeting, ownerId = null) {
   document.getElementById("f-edit-template").checked = false;
   document.getElementById("f-invitation_body").hidden = true;
   offerTemplateEditing();
+  if (meeting && meeting.id) await showInvitationSettings(meeting.id, select);
+}
+
+// An existing meeting's invitations are made from its template and, when edited here, its own
+// text: the form shows both, so the next "Save and send" sends what the user sees.
+async function showInvitationSettings(meetingId, select) {
+  const settings = await api(`/meetings/${meetingId}/invitation`).catch(() => null);
+  if (!settings || !settings.template_id) return;
+  if (![...select.options].some((o) => o.value === settings.template_id)) return; // deleted since
+  select.value = settings.template_id;
+  offerTemplateEditing();
+  if (settings.invitation_body) {
+    const toggle = document.getElementById("f-edit-template");
+    const text = document.getElementById("f-invitation_body");
+    toggle.checked = true;
+    text.hidden = false;
+    text.value = settings.invitation_body;
+  }
 }
 
 // "Edit template" edits a chosen template's text: the standard text is the notifier's own, not a

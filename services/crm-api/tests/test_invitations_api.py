@@ -362,3 +362,27 @@ async def test_the_notifiers_reports_make_the_delivery_log_of_the_meeting(api) -
     await api.client(user).delete(f"/meetings/{meeting['id']}")
     after = await api.client(user).get(f"/meetings/{meeting['id']}/invitations")
     assert len(after.json()) == 2  # the log outlives the meeting
+
+
+async def test_a_meetings_template_and_edited_text_are_read_back_for_the_form(api) -> None:
+    """The meeting form shows, on edit, what the next invitation will be made from."""
+    _, admin, user = await api.tenant()
+    template = (await api.client(admin).post("/email-templates", json=template_body())).json()
+    edited = "<p>Dear {{ recipient.name }}, see you at {{ meeting.start }}.</p>"
+    body = meeting_body(send_invitations=False, template_id=template["id"], invitation_body=edited)
+    made = (await api.client(user).post("/meetings", json=body)).json()
+    read = await api.client(user).get(f"/meetings/{made['id']}/invitation")
+    assert read.status_code == 200, read.text
+    assert read.json() == {
+        "template_id": template["id"],
+        "invitation_subject": None,
+        "invitation_body": edited,
+    }
+    plain = (
+        await api.client(user).post("/meetings", json=meeting_body(send_invitations=False))
+    ).json()
+    assert (await api.client(user).get(f"/meetings/{plain['id']}/invitation")).json() == {
+        "template_id": None,
+        "invitation_subject": None,
+        "invitation_body": None,
+    }

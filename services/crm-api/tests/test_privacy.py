@@ -42,6 +42,7 @@ async def test_a_colleague_cannot_read_change_or_delete_it(api) -> None:
         "change": await colleague.patch(f"/meetings/{meeting_id}", json={"subject": "Mine now"}),
         "delete": await colleague.delete(f"/meetings/{meeting_id}"),
         "invitation log": await colleague.get(f"/meetings/{meeting_id}/invitations"),
+        "invitation settings": await colleague.get(f"/meetings/{meeting_id}/invitation"),
         "template preview": await colleague.post(
             "/email-templates/preview",
             json={"subject": "{{ meeting.subject }}", "body": "x", "meeting_id": meeting_id}

@@ -144,6 +144,29 @@ class DeliveryOut(BaseModel):
     occurred_at: datetime
 
 
+class InvitationSettingsOut(BaseModel):
+    """What the meeting's invitations are made from, for the meeting form to show on edit."""
+
+    template_id: uuid.UUID | None
+    invitation_subject: str | None = Field(description="The meeting's own edited subject, if any.")
+    invitation_body: str | None = Field(description="The meeting's own edited text, if any.")
+
+
+@router.get(
+    "/{meeting_id}/invitation",
+    summary="The template and edited text the meeting's invitations are made from",
+)
+async def get_invitation_settings(
+    meeting_id: uuid.UUID, caller: CallerDep, session: SessionDep
+) -> InvitationSettingsOut:
+    meeting = await meetings.get_visible_meeting(session, caller, meeting_id)
+    return InvitationSettingsOut(
+        template_id=meeting.invitation_template_id,
+        invitation_subject=meeting.invitation_subject,
+        invitation_body=meeting.invitation_body,
+    )
+
+
 @router.get("/{meeting_id}/invitations", summary="The invitation delivery log of a meeting")
 async def get_deliveries(
     meeting_id: uuid.UUID, caller: CallerDep, session: SessionDep
