@@ -48,6 +48,20 @@ async def account(google: LocalGoogle) -> AsyncIterator[Account]:
     theirs.close()
 
 
+def meeting(subject: str, start: datetime, **more: Any) -> MeetingSnapshot:
+    """A CRM meeting of one hour."""
+    return MeetingSnapshot(
+        id=uuid4(),
+        tenant_id=uuid4(),
+        ical_uid=more.pop("ical_uid", f"{uuid4()}@crm.test"),
+        version=1,
+        owner_user_id=uuid4(),
+        subject=subject,
+        time=TimedSpan(start=start, end=start + timedelta(hours=1), timezone="UTC"),
+        **more,
+    )
+
+
 async def run(request: Any) -> Any:
     return await asyncio.to_thread(request.execute)
 
@@ -109,14 +123,10 @@ async def test_a_crm_edit_of_one_occurrence_makes_a_google_exception(account: Ac
     original = FIRST + timedelta(weeks=2)
     external_id = occurrence_id(series["id"], original)
     start = original + timedelta(hours=4)
-    edit = MeetingSnapshot(
-        id=uuid4(),
-        tenant_id=uuid4(),
+    edit = meeting(
+        "Only this week",
+        start,
         ical_uid=series["iCalUID"],
-        version=1,
-        owner_user_id=uuid4(),
-        subject="Only this week",
-        time=TimedSpan(start=start, end=start + timedelta(hours=1), timezone="UTC"),
         participants=[Participant(kind="external", email="ann@example.com")],
         series_id=uuid4(),
         recurrence_id=original,
@@ -204,30 +214,14 @@ async def test_a_forbidden_write_is_one_refused_item(account: Account, google: L
     """403 for another reason (no write access to this calendar): that item, not the pass."""
     await asyncio.to_thread(google.fail_next, account.calendar_id, 403, "forbidden", 1)
     start = FIRST + timedelta(days=1)
-    m = MeetingSnapshot(
-        id=uuid4(),
-        tenant_id=uuid4(),
-        ical_uid=f"{uuid4()}@crm.test",
-        version=1,
-        owner_user_id=uuid4(),
-        subject="Refused",
-        time=TimedSpan(start=start, end=start + timedelta(hours=1), timezone="UTC"),
-    )
+    m = meeting("Refused", start)
     with pytest.raises(ItemRefused):
         await account.port.create(account.calendar_id, OutboundEvent(m))
 
 
 async def test_an_update_keeps_what_other_programs_stored_in_the_event(account: Account) -> None:
     start = FIRST + timedelta(days=2)
-    m = MeetingSnapshot(
-        id=uuid4(),
-        tenant_id=uuid4(),
-        ical_uid=f"{uuid4()}@crm.test",
-        version=1,
-        owner_user_id=uuid4(),
-        subject="Ours",
-        time=TimedSpan(start=start, end=start + timedelta(hours=1), timezone="UTC"),
-    )
+    m = meeting("Ours", start)
     written = await account.port.create(account.calendar_id, OutboundEvent(m))
     theirs = {"colorId": "5", "reminders": {"useDefault": False, "overrides": []}}
     patched = await run(

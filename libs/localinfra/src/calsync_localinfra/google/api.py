@@ -176,33 +176,24 @@ def create_app(state: GoogleState) -> FastAPI:
             calendar = state.calendar(state.user_of(authorization), calendar_id)
             return events.get(calendar, event_id)
 
-    @app.put("/calendar/v3/calendars/{calendar_id}/events/{event_id}")
-    async def update_event(
+    @app.api_route(
+        "/calendar/v3/calendars/{calendar_id}/events/{event_id}", methods=["PUT", "PATCH"]
+    )
+    async def write_event(
         calendar_id: str,
         event_id: str,
+        request: Request,
         body: Annotated[dict[str, Any], Body()],
         authorization: Annotated[str | None, Header()] = None,
         if_match: Annotated[str | None, Header()] = None,
     ) -> Any:
+        """``events.update`` (PUT: the body replaces the event) and ``events.patch``."""
+        write = events.update if request.method == "PUT" else events.patch
         with state.locked():
             calendar = state.calendar(state.user_of(authorization), calendar_id)
-            updated = events.update(calendar, event_id, body, if_match)
+            written = write(calendar, event_id, body, if_match)
         notify(calendar.id)
-        return updated
-
-    @app.patch("/calendar/v3/calendars/{calendar_id}/events/{event_id}")
-    async def patch_event(
-        calendar_id: str,
-        event_id: str,
-        body: Annotated[dict[str, Any], Body()],
-        authorization: Annotated[str | None, Header()] = None,
-        if_match: Annotated[str | None, Header()] = None,
-    ) -> Any:
-        with state.locked():
-            calendar = state.calendar(state.user_of(authorization), calendar_id)
-            patched = events.patch(calendar, event_id, body, if_match)
-        notify(calendar.id)
-        return patched
+        return written
 
     @app.delete("/calendar/v3/calendars/{calendar_id}/events/{event_id}", status_code=204)
     async def delete_event(
