@@ -43,6 +43,11 @@ async def test_views_show_the_meetings_of_the_week(
         await page.get_by_role("button", name=view, exact=True).click()
         await expect(page.locator(".ec-event", has_text="Board review").first).to_be_visible()
         await shot(page, view.lower())
+    # An agenda without meetings says so (ten years on, nothing is planned yet).
+    empty = datetime.now(UTC) + timedelta(days=3653)
+    await page.get_by_label("Go to date").fill(empty.date().isoformat())
+    await expect(page.locator("#ec")).to_contain_text("No meetings")
+    await page.get_by_role("button", name="Today").click()
     # Previous / next step through the weeks; Today comes back.
     await page.get_by_role("button", name="Week", exact=True).click()
     board = page.locator("#ec .ec-event", has_text="Board review")

@@ -65,6 +65,11 @@ async def test_an_all_day_meeting_west_of_utc_keeps_its_day_through_an_edit_and_
         await expect(dialog.get_by_label("All day")).to_be_checked()
         await expect(dialog.get_by_label("Start", exact=True)).to_have_value(f"{today}T00:00")
         await expect(dialog.get_by_label("End", exact=True)).to_have_value(f"{today}T00:00")
+        # Unticking all-day gives the day working hours, not a meeting of no length.
+        await dialog.get_by_label("All day").uncheck()
+        await expect(dialog.get_by_label("Start", exact=True)).to_have_value(f"{today}T09:00")
+        await expect(dialog.get_by_label("End", exact=True)).to_have_value(f"{today}T10:00")
+        await dialog.get_by_label("All day").check()
         await dialog.get_by_label("Location").fill("Hall B")
         await dialog.get_by_role("button", name="Save without sending").click()
         await expect(dialog).to_be_hidden()
