@@ -105,6 +105,18 @@ async def test_connecting_a_google_calendar_from_the_page(
         "data-state", "in_sync", timeout=60_000
     )
 
+    # Disconnected, Gia is no longer offered and her meetings leave the view (no reload).
+    await page.get_by_role("button", name="Calendar connection").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_label("For the user").select_option(label="Gia Google")
+    page.once("dialog", lambda question: asyncio.ensure_future(question.accept()))
+    await dialog.get_by_role("button", name="Disconnect").click()
+    await expect(dialog).to_be_hidden()
+    people = page.locator("#people")
+    await expect(people.get_by_role("checkbox", name="Gia Google")).to_have_count(0)
+    await expect(page.locator("#ec .ec-event", has_text="Made in Google")).to_have_count(0)
+    assert (await api.get(f"/users/{gia}/calendar-connection")).status_code == 404
+
 
 async def _made_in_google_shows_and_the_crm_reaches_google(
     page: Page, api: httpx.AsyncClient, theirs: Any, email: str, gia: str
