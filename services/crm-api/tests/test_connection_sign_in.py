@@ -85,9 +85,18 @@ async def sign_in(api: Any, caller: Any, user_id: Any, google: LocalGoogle, **kw
     back = await asyncio.to_thread(
         consent, started.json()["authorization_url"], email, kw.get("decision", "allow")
     )
-    callback = await api.client(None).get(back.path + "?" + back.query.decode())
+    callback = await api.client(None).get(
+        back.path + "?" + back.query.decode(), headers=browser_of(started)
+    )
     assert callback.status_code == 303
     return httpx.URL(callback.headers["location"])
+
+
+def browser_of(started: httpx.Response) -> dict[str, str]:
+    """The cookie the asking browser keeps, sent back on the callback as a browser does."""
+    nonce = started.cookies.get("calsync_sign_in")
+    assert nonce, "the sign-in start sets the browser's cookie"
+    return {"Cookie": f"calsync_sign_in={nonce}"}
 
 
 async def test_signing_in_connects_the_primary_calendar_and_keeps_the_token_secret(
@@ -148,7 +157,7 @@ async def test_a_forged_or_replayed_callback_connects_nothing(
     acme = await api.tenant()
     forged = await api.client(None).get("/oauth/callback?code=4/x&state=not-ours")
     assert forged.status_code == 303
-    assert httpx.URL(forged.headers["location"]).params["connect_error"] == "failed"
+    assert httpx.URL(forged.headers["location"]).params["connect_error"] == "expired"
 
     email = f"u{uuid4().hex[:8]}@example.com"
     await asyncio.to_thread(google.add_account, email)
@@ -157,9 +166,29 @@ async def test_a_forged_or_replayed_callback_connects_nothing(
     )
     back = await asyncio.to_thread(consent, started.json()["authorization_url"], email)
     url = back.path + "?" + back.query.decode()
-    assert "connected" in (await api.client(None).get(url)).headers["location"]
-    replay = await api.client(None).get(url)  # a code works once (RFC 6749 §4.1.2)
+    cookie = browser_of(started)
+    assert "connected" in (await api.client(None).get(url, headers=cookie)).headers["location"]
+    replay = await api.client(None).get(url, headers=cookie)  # a code works once (RFC 6749 §4.1.2)
     assert "connect_error" in replay.headers["location"]
+
+
+async def test_a_sign_in_link_opened_in_another_browser_connects_nothing(
+    api: Any, google: LocalGoogle
+) -> None:
+    """Mallory starts connecting her own calendar and sends the consent link to Alice: Alice's
+    Google account must not become Mallory's connection (RFC 6749 §10.12)."""
+    acme = await api.tenant()
+    alice = f"alice-{uuid4().hex[:6]}@example.com"
+    await asyncio.to_thread(google.add_account, alice)
+    started = await api.client(acme.user).post(
+        f"/users/{acme.user.user_id}/calendar-connection/sign-in", json={"provider": "google"}
+    )
+    back = await asyncio.to_thread(consent, started.json()["authorization_url"], alice)
+    in_alices_browser = await api.client(None).get(back.path + "?" + back.query.decode())
+    page = httpx.URL(in_alices_browser.headers["location"])
+    assert page.params["connect_error"] == "other_browser"
+    shown = await api.client(acme.user).get(f"/users/{acme.user.user_id}/calendar-connection")
+    assert shown.status_code == 404
 
 
 async def test_sign_in_is_only_for_providers_that_use_it(api: Any) -> None:
@@ -186,3 +215,16 @@ async def test_the_connected_account_lists_its_calendars_to_choose_from(
     changed = await api.client(acme.user).patch(path, json={"calendars": [email, team]})
     assert changed.status_code == 200, changed.text
     assert [c["name"] for c in changed.json()["calendars"]] == [email, "Team"]
+
+
+async def test_signing_in_with_another_account_replaces_the_calendars(
+    api: Any, google: LocalGoogle
+) -> None:
+    acme = await api.tenant()
+    first, second = (f"{n}-{uuid4().hex[:6]}@example.com" for n in ("first", "second"))
+    await sign_in(api, acme.user, acme.user.user_id, google, email=first)
+    page = await sign_in(api, acme.user, acme.user.user_id, google, email=second)
+    assert page.params["connected"] == str(acme.user.user_id)
+    shown = await api.client(acme.user).get(f"/users/{acme.user.user_id}/calendar-connection")
+    assert shown.json()["username"] == second
+    assert [c["id"] for c in shown.json()["calendars"]] == [second]

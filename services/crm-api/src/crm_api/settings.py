@@ -23,6 +23,9 @@ class Settings(ServiceSettings):
     web_root: str = ""
     """Folder of the web page (``web/`` of the repository: ``app/`` and its ``node_modules``),
     served at /app/; unset, the API serves no page."""
+    public_url: str | None = None
+    """This API's address as browsers and providers reach it (``https://crm.example.com``), for
+    OAuth redirect addresses; unset: taken from each request."""
     sync_service_urls: dict[str, str] = {}
     """Provider → base URL of its sync service (connection tests), e.g. ``{"caldav": ...}``;
     a provider missing here is shown as "not available in this deployment yet"."""

@@ -1,13 +1,16 @@
 """Connecting a calendar by OAuth 2.0 (Google): the authorization code flow, RFC 6749 §4.1.
 
 1. ``begin``: for the user being connected (themselves, or anyone for an administrator), make a
-   PKCE verifier (RFC 7636 §4.1) and a ``state`` sealed with crm-api's key that names the
-   tenant, the user, who asked, the provider and the verifier; the sync service turns them into
-   the consent page's address.
+   PKCE verifier (RFC 7636 §4.1), a browser nonce, and a ``state`` sealed with crm-api's key
+   that names the tenant, the user, who asked, the provider, the verifier and the nonce's hash;
+   the sync service turns them into the consent page's address. The nonce goes to the asking
+   browser only, as an httpOnly cookie.
 2. The browser goes to the provider, the user agrees, the provider sends the browser back to
    ``/oauth/callback`` with a code and the state.
 3. ``complete``: the state is opened (it proves the request started here, for whom, at most
-   ``STATE_TTL`` ago: the CSRF defence of RFC 6749 §10.12), the sync service exchanges the code
+   ``STATE_TTL`` ago) and must come back in the browser holding its nonce (RFC 6749 §10.12:
+   bound to the user-agent; else a link sent to someone else would connect THEIR calendar to
+   the sender's CRM user), the sync service exchanges the code
    for a refresh token, and the connection is saved as any other (tested, the token encrypted
    at rest, announced, synchronised).
 
@@ -16,6 +19,8 @@ The refresh token never reaches the browser; the verifier travels only sealed.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 import uuid
@@ -44,7 +49,11 @@ STATE_TTL = timedelta(minutes=15)
 
 
 class OAuthFailed(CrmError):
-    """The connection could not be completed; the message is meant for the user."""
+    """The connection could not be completed; ``code`` says why (the page words it)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +62,15 @@ class PendingGrant:
     user_id: uuid.UUID
     provider: str
     verifier: str
+    browser_hash: str = ""
+    """SHA-256 of the nonce kept in the asking browser's cookie."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignInStarted:
+    authorization_url: str
+    browser_nonce: str
+    """For the asking browser's cookie only."""
 
 
 async def begin(
@@ -63,13 +81,13 @@ async def begin(
     user_id: uuid.UUID,
     provider: str,
     callback_url: str,
-) -> str:
+) -> SignInStarted:
     """The provider's consent page's address for connecting ``user_id``'s calendar."""
     if provider not in OAUTH_PROVIDERS:
         raise Invalid(("body", "provider"), f"{provider} is not connected by signing in")
     await connections.check_user(session, caller, user_id)
-    verifier = secrets.token_urlsafe(64)
-    state = _seal(box, PendingGrant(caller, user_id, provider, verifier))
+    verifier, nonce = secrets.token_urlsafe(64), secrets.token_urlsafe(32)
+    state = _seal(box, PendingGrant(caller, user_id, provider, verifier, _hash(nonce)))
     request = OAuthStart(redirect_uri=callback_url, state=state, code_verifier=SecretStr(verifier))
     try:
         started = await sync.oauth_start(provider, request)
@@ -81,20 +99,28 @@ async def begin(
         raise Conflict(
             f"the {provider} sync service did not answer; try again in a moment"
         ) from None
-    return started.authorization_url
+    return SignInStarted(started.authorization_url, nonce)
 
 
-def open_state(box: SecretBox, state: str) -> PendingGrant:
+def open_state(box: SecretBox, state: str, browser_nonce: str | None) -> PendingGrant:
+    """The grant the state names, if this browser started it (its cookie's nonce)."""
     try:
         data = json.loads(box.open_recent(state.encode(), int(STATE_TTL.total_seconds())))
         caller = Caller(
             user_id=uuid.UUID(data["c"]), tenant_id=uuid.UUID(data["t"]), is_admin=bool(data["a"])
         )
-        return PendingGrant(caller, uuid.UUID(data["u"]), str(data["p"]), str(data["v"]))
+        grant = PendingGrant(
+            caller, uuid.UUID(data["u"]), str(data["p"]), str(data["v"]), str(data["b"])
+        )
     except (ValueError, KeyError, TypeError):
         raise OAuthFailed(
-            "The sign-in link has expired or is not ours. Start connecting again."
+            "expired", "The sign-in link has expired or is not ours. Start connecting again."
         ) from None
+    if not browser_nonce or not hmac.compare_digest(_hash(browser_nonce), grant.browser_hash):
+        raise OAuthFailed(
+            "other_browser", "This sign-in was started in another browser. Start again here."
+        )
+    return grant
 
 
 async def complete(
@@ -112,9 +138,9 @@ async def complete(
     try:
         finished = await sync.oauth_finish(grant.provider, finish)
     except SyncServiceRefused:
-        raise OAuthFailed("Google did not accept the sign-in. Start connecting again.") from None
+        raise OAuthFailed("refused", "Google did not accept the sign-in. Start again.") from None
     except (SyncServiceDown, SyncServiceUnavailable):
-        raise OAuthFailed("The calendar sync service did not answer; try again.") from None
+        raise OAuthFailed("unavailable", "The calendar sync service did not answer.") from None
     account = Account(
         provider=grant.provider,
         server_url="",
@@ -127,6 +153,10 @@ async def complete(
     )
 
 
+def _hash(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
 def _seal(box: SecretBox, grant: PendingGrant) -> str:
     data = {
         "t": str(grant.caller.tenant_id),
@@ -135,5 +165,6 @@ def _seal(box: SecretBox, grant: PendingGrant) -> str:
         "u": str(grant.user_id),
         "p": grant.provider,
         "v": grant.verifier,
+        "b": grant.browser_hash,
     }
     return box.seal(json.dumps(data)).decode()

@@ -176,7 +176,10 @@ def _apply(
     known = {c.id for c in result.calendars} if result else set(connection.calendar_names)
     calendars = choices.calendars
     if calendars is None and default_calendars:
-        calendars = connection.calendars or [c.id for c in (result.calendars if result else [])][:1]
+        # Reconnecting keeps the calendars the account still has; another account (or
+        # provider) starts from its first calendar.
+        kept = [c for c in connection.calendars or [] if c in known]
+        calendars = kept or [c.id for c in (result.calendars if result else [])][:1]
     if calendars is not None:
         unknown = [c for c in calendars if c not in known]
         if unknown or not calendars:
