@@ -13,7 +13,7 @@ from uuid import uuid4
 
 import pytest
 
-from calsync_contracts.meeting import MeetingSnapshot, Participant, TimedSpan
+from calsync_contracts.meeting import AllDaySpan, MeetingSnapshot, Participant, TimedSpan
 from calsync_localinfra.google import LocalGoogle
 from sync_core.errors import AuthError, CursorInvalid, ItemRefused, TemporaryError
 from sync_core.items import occurrence_id
@@ -239,3 +239,120 @@ async def test_an_update_keeps_what_other_programs_stored_in_the_event(account: 
     assert stored["summary"] == "Ours, moved"
     assert stored["colorId"] == "5"
     assert stored["reminders"] == theirs["reminders"]
+
+
+async def test_a_meeting_whose_event_was_deleted_in_google_can_be_written_again(
+    account: Account,
+) -> None:
+    """Google never frees a deleted event's id: the next create of that meeting (revived in
+    the CRM, or edited after Google's deletion) brings the event back instead of failing the
+    connection's every pass."""
+    m = meeting("Back again", FIRST + timedelta(days=3))
+    first = await account.port.create(account.calendar_id, OutboundEvent(m))
+    await run(account.theirs.delete(calendarId=account.calendar_id, eventId=first.external_id))
+    assert await account.port.fetch(account.calendar_id, first.external_id) is None
+    again = await account.port.create(account.calendar_id, OutboundEvent(m))
+    assert again.external_id == first.external_id
+    item = await account.port.fetch(account.calendar_id, first.external_id)
+    assert item is not None
+    assert item.fields is not None
+    assert item.fields.subject == "Back again"
+
+
+async def test_an_outage_of_the_token_endpoint_is_temporary(
+    account: Account, google: LocalGoogle
+) -> None:
+    """Only a refusal (invalid_grant) asks the user to reconnect; a 503 is retried."""
+    service = calendar_service(
+        await asyncio.to_thread(google.grant, account.email),
+        OAuthClient(google.client_id, google.client_secret),
+        GoogleEndpoints(google.api_endpoint, google.token_uri, google.auth_uri),
+    )
+    await asyncio.to_thread(google.fail_token_endpoint, 10)  # google-auth retries a few times
+    try:
+        with pytest.raises(TemporaryError):
+            await GoogleCalendar(service).list_window(account.calendar_id, WINDOW, {})
+    finally:
+        await asyncio.to_thread(google.fail_token_endpoint, 0)  # the stand-in is shared
+        service.close()
+
+
+async def test_a_meeting_can_switch_between_timed_and_all_day(account: Account) -> None:
+    """events.patch merges start/end at Google: the other kind's fields must be cleared."""
+    m = meeting("Switching", FIRST + timedelta(days=4))
+    written = await account.port.create(account.calendar_id, OutboundEvent(m))
+    day = (FIRST + timedelta(days=4)).date()
+    whole_day = m.model_copy(
+        update={"version": 2, "time": AllDaySpan(start_date=day, end_date=day + timedelta(days=1))}
+    )
+    second = await account.port.update(
+        account.calendar_id, written.external_id, OutboundEvent(whole_day), written.version_tag
+    )
+    item = await account.port.fetch(account.calendar_id, written.external_id)
+    assert item is not None
+    assert item.fields is not None
+    assert item.fields.time == whole_day.time
+    await account.port.update(
+        account.calendar_id, written.external_id, OutboundEvent(m), second.version_tag
+    )
+    item = await account.port.fetch(account.calendar_id, written.external_id)
+    assert item is not None
+    assert item.fields is not None
+    assert item.fields.time == m.time
+
+
+async def test_a_crm_edit_keeps_the_room_and_the_guests_answers(account: Account) -> None:
+    ann = Participant(kind="external", email="ann@example.com")
+    m = meeting("With a room", FIRST + timedelta(days=5), participants=[ann])
+    written = await account.port.create(account.calendar_id, OutboundEvent(m))
+    attendees = [
+        {"email": "ann@example.com", "responseStatus": "accepted"},
+        {"email": "room-4@resource.example.com", "resource": True, "responseStatus": "accepted"},
+    ]
+    patched = await run(
+        account.theirs.patch(
+            calendarId=account.calendar_id,
+            eventId=written.external_id,
+            body={"attendees": attendees},
+        )
+    )
+    moved = m.model_copy(update={"version": 2, "subject": "With a room, moved"})
+    await account.port.update(
+        account.calendar_id, written.external_id, OutboundEvent(moved), patched["etag"]
+    )
+    stored = await run(
+        account.theirs.get(calendarId=account.calendar_id, eventId=written.external_id)
+    )
+    assert stored["summary"] == "With a room, moved"
+    by_email = {a["email"]: a for a in stored["attendees"]}
+    assert by_email["ann@example.com"]["responseStatus"] == "accepted"
+    assert by_email["room-4@resource.example.com"]["resource"] is True
+
+
+async def test_a_full_listing_sees_cancelled_occurrences_beyond_the_window(
+    account: Account,
+) -> None:
+    """The series' excluded dates must not depend on which path read it (full or incremental):
+    else occurrences deleted in Google come back after a full sync."""
+    body = {
+        "summary": "Long series",
+        "start": {"dateTime": FIRST.isoformat()},
+        "end": {"dateTime": (FIRST + timedelta(hours=1)).isoformat()},
+        "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=40"],
+    }
+    series = await run(account.theirs.insert(calendarId=account.calendar_id, body=body))
+    far = FIRST + timedelta(weeks=30)  # past the window's three months
+    await run(
+        account.theirs.delete(
+            calendarId=account.calendar_id,
+            eventId=f"{series['id']}_{far.strftime('%Y%m%dT%H%M%SZ')}",
+        )
+    )
+    listing = await account.port.list_window(account.calendar_id, WINDOW, {})
+    [item] = [i for i in listing.items if i.external_id == series["id"]]
+    assert item.fields is not None
+    assert item.fields.recurrence is not None
+    assert item.fields.recurrence.exdates == [far]
+    fetched = await account.port.fetch(account.calendar_id, series["id"])
+    assert fetched is not None
+    assert fetched.version_tag == item.version_tag

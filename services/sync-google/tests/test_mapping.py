@@ -67,8 +67,9 @@ def test_all_day_has_dates_only_with_an_exclusive_end() -> None:
     body = render(
         OutboundEvent(meeting(time=AllDaySpan(start_date=day, end_date=day + timedelta(days=1))))
     )
-    assert body["start"] == {"date": "2026-12-24"}
-    assert body["end"] == {"date": "2026-12-25"}
+    # The timed fields go as null: events.patch merges start/end, and both kinds at once is a 400.
+    assert body["start"] == {"date": "2026-12-24", "dateTime": None, "timeZone": None}
+    assert body["end"] == {"date": "2026-12-25", "dateTime": None, "timeZone": None}
 
 
 def test_private_and_the_invitation_sender() -> None:
@@ -168,3 +169,19 @@ def test_an_unknown_time_zone_reads_as_utc_without_moving_the_time() -> None:
 def test_bad_events_are_unreadable_not_crashes(broken: dict[str, Any]) -> None:
     with pytest.raises(UnreadableItem):
         parse(as_google(broken))
+
+
+@pytest.mark.parametrize(
+    ("start", "rule"),
+    [
+        ({"date": "2026-12-03"}, "RRULE:FREQ=WEEKLY;UNTIL=20270101T000000Z"),
+        ({"dateTime": "2026-12-03T14:00:00Z"}, "RRULE:FREQ=WEEKLY;UNTIL=20270101"),
+    ],
+)
+def test_an_until_of_the_other_kind_than_the_start_is_readable(
+    start: dict[str, str], rule: str
+) -> None:
+    """Google accepts both; dateutil alone refuses them with an aware start."""
+    end = {"date": "2026-12-04"} if "date" in start else {"dateTime": "2026-12-03T15:00:00Z"}
+    fields = parse(as_google({"start": start, "end": end, "recurrence": [rule]}))
+    assert fields.recurrence is not None

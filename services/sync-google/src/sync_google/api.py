@@ -91,6 +91,8 @@ async def execute(request: Any, if_match: str | None = None) -> Any:
     except HttpError as error:
         raise _translated(error) from None
     except RefreshError as error:
+        if getattr(error, "retryable", False):  # Google's token endpoint down, not a refusal
+            raise TemporaryError("Google's sign-in service is not answering") from None
         raise AuthError("Google refused the stored authorisation: reconnect the calendar") from (
             error
         )

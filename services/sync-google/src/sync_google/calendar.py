@@ -34,6 +34,7 @@ from sync_google.mapping import (
     event_id_for,
     external_id_of,
     google_id,
+    merged_attendees,
     parse,
     render,
     send_updates,
@@ -66,7 +67,7 @@ class GoogleCalendar:
         for series_id in sorted(series):
             family = await self._family(calendar_id, series_id, listed)
             changed += _items(family)
-        return ChangeBatch(changed, deleted, SYNC + token)
+        return ChangeBatch(changed, deleted, SYNC + token if token else None)
 
     async def list_window(
         self, calendar_id: str, window: SyncWindow, known: Mapping[str, str | None]
@@ -77,10 +78,15 @@ class GoogleCalendar:
             timeMax=window.end.isoformat(),
             singleEvents=False,
         )
-        items = _items(listed)
+        # A series with all its cancelled and edited instances, those outside the window too,
+        # as the incremental path sees it (else the two would disagree on its excluded dates).
+        whole = {e["id"]: e for e in listed}
+        for series in [e for e in listed if e.get("recurrence")]:
+            whole |= {e["id"]: e for e in await self._family(calendar_id, series["id"], listed)}
+        items = _items(list(whole.values()))
         unchanged = [i.external_id for i in items if known.get(i.external_id) == i.version_tag]
         fresh = [i for i in items if i.external_id not in unchanged]
-        return Listing(fresh, unchanged, SYNC + token)
+        return Listing(fresh, unchanged, SYNC + token if token else None)
 
     async def fetch(self, calendar_id: str, external_id: str) -> ProviderItem | None:
         try:
@@ -107,7 +113,7 @@ class GoogleCalendar:
             events += answer.get("items", [])
             page = answer.get("nextPageToken")
             if not page:
-                return events, str(answer["nextSyncToken"])
+                return events, str(answer.get("nextSyncToken") or "")
 
     async def _family(
         self, calendar_id: str, series_id: str, seen: list[GoogleEvent]
@@ -135,21 +141,47 @@ class GoogleCalendar:
         try:
             created = await execute(request)
         except Duplicate:
-            raise AlreadyExists(body["id"]) from None
+            created = await self._revive(calendar_id, body, event)
         return WriteResult(str(created["id"]), str(created["etag"]))
+
+    async def _revive(
+        self, calendar_id: str, body: GoogleEvent, event: OutboundEvent
+    ) -> GoogleEvent:
+        """The id is taken: by a retried create (AlreadyExists, the engine links it), or by
+        this meeting's event deleted in Google, whose id can never be used again; that one is
+        brought back (a meeting the CRM revived, or edited after Google's deletion)."""
+        try:
+            existing = await execute(self.events.get(calendarId=calendar_id, eventId=body["id"]))
+        except Gone:
+            raise AlreadyExists(body["id"]) from None
+        if existing.get("status") != "cancelled":
+            raise AlreadyExists(body["id"])
+        revived = {**body, "status": body.get("status", "confirmed")}
+        request = self.events.patch(
+            calendarId=calendar_id,
+            eventId=body["id"],
+            body=revived,
+            sendUpdates=send_updates(event),
+        )
+        return dict(await execute(request, str(existing["etag"])))
 
     async def update(
         self, calendar_id: str, external_id: str, event: OutboundEvent, if_match: str | None
     ) -> WriteResult:
         """``events.patch``, not ``update``: what other programs keep in the event (reminders,
-        colour, conference link, attachments) stays. An occurrence is written as its instance
-        (making it an exception); its first edit only knows the series' tag, and an instance
-        has an ETag of its own, so occurrence writes are not conditional."""
+        colour, conference link, attachments) stays, and so do the guests' answers and the
+        rooms (read first: the attendee list is replaced as a whole). An occurrence is written
+        as its instance (making it an exception); its first edit only knows the series' tag, and
+        an instance has an ETag of its own, so occurrence writes are not conditional."""
         occurrence = OCCURRENCE_SEPARATOR in external_id
+        body = render(event)
+        body["attendees"] = merged_attendees(
+            body["attendees"], await self._attendees(calendar_id, google_id(external_id))
+        )
         request = self.events.patch(
             calendarId=calendar_id,
             eventId=google_id(external_id),
-            body=render(event),
+            body=body,
             sendUpdates=send_updates(event),
         )
         try:
@@ -157,6 +189,13 @@ class GoogleCalendar:
         except Gone:
             raise PreconditionFailed(f"{external_id} is gone") from None
         return WriteResult(external_id, await self._tag_after_write(calendar_id, updated))
+
+    async def _attendees(self, calendar_id: str, event_id: str) -> list[GoogleEvent]:
+        try:
+            current = await execute(self.events.get(calendarId=calendar_id, eventId=event_id))
+        except Gone:
+            return []
+        return list(current.get("attendees", []))
 
     async def delete(self, calendar_id: str, external_id: str, if_match: str | None) -> None:
         occurrence = OCCURRENCE_SEPARATOR in external_id

@@ -109,15 +109,29 @@ def send_updates(event: OutboundEvent) -> str:
 
 
 def _times(time: MeetingTime) -> GoogleEvent:
+    """The other kind's fields are sent as null: ``events.patch`` merges ``start`` and ``end``,
+    and an event switching between timed and all-day would otherwise carry both (a 400)."""
     if isinstance(time, AllDaySpan):  # all-day: ``date`` with an exclusive end, like DTEND
         return {
-            "start": {"date": time.start_date.isoformat()},
-            "end": {"date": time.end_date.isoformat()},
+            "start": {"date": time.start_date.isoformat(), "dateTime": None, "timeZone": None},
+            "end": {"date": time.end_date.isoformat(), "dateTime": None, "timeZone": None},
         }
     return {
-        "start": {"dateTime": time.start.isoformat(), "timeZone": time.timezone},
-        "end": {"dateTime": time.end.isoformat(), "timeZone": time.timezone},
+        "start": {"dateTime": time.start.isoformat(), "timeZone": time.timezone, "date": None},
+        "end": {"dateTime": time.end.isoformat(), "timeZone": time.timezone, "date": None},
     }
+
+
+def merged_attendees(ours: list[GoogleEvent], theirs: list[GoogleEvent]) -> list[GoogleEvent]:
+    """Our attendee list written over Google's: Google keeps each guest's answer (they give it
+    there, the CRM's copy may be older) and the rooms booked there (resources, which the CRM
+    does not show)."""
+    known = {str(a.get("email", "")).lower(): a for a in theirs}
+    merged = []
+    for attendee in ours:
+        existing = known.get(str(attendee["email"]).lower())
+        merged.append({**attendee, **existing} if existing else attendee)
+    return merged + [a for a in theirs if a.get("resource")]
 
 
 def _recurrence_lines(recurrence: Recurrence) -> list[str]:
@@ -179,11 +193,11 @@ def _parse(event: GoogleEvent, cancelled: list[GoogleEvent]) -> ProviderEventFie
 
 def _time(event: GoogleEvent) -> MeetingTime:
     start, end = event.get("start") or {}, event.get("end") or {}
-    if "date" in start:
+    if start.get("date"):
         first = date.fromisoformat(start["date"])
-        last = date.fromisoformat(end["date"]) if "date" in end else first + timedelta(days=1)
+        last = date.fromisoformat(end["date"]) if end.get("date") else first + timedelta(days=1)
         return AllDaySpan(start_date=first, end_date=max(last, first + timedelta(days=1)))
-    if "dateTime" not in start or "dateTime" not in end:
+    if not start.get("dateTime") or not end.get("dateTime"):
         raise UnreadableItem("the event has no start or end time")
     zone = start.get("timeZone") if start.get("timeZone") in _ZONES else "UTC"
     begins, ends = _instant(start["dateTime"]), _instant(end["dateTime"])
@@ -193,7 +207,7 @@ def _time(event: GoogleEvent) -> MeetingTime:
 
 
 def _edge_value(edge: dict[str, str]) -> datetime | date:
-    return date.fromisoformat(edge["date"]) if "date" in edge else _instant(edge["dateTime"])
+    return date.fromisoformat(edge["date"]) if edge.get("date") else _instant(edge["dateTime"])
 
 
 def _instant(value: str) -> datetime:
@@ -225,10 +239,8 @@ def _recurrence(
     parsed = _ics_lines(lines)
     rules = [r.to_ical().decode() for r in _many(parsed.get("RRULE"))]
     for rule in rules:
-        try:
-            rrulestr(rule, dtstart=_first_start(time))
-        except (ValueError, TypeError) as error:
-            raise UnreadableItem(f"the repeat rule could not be read: {rule[:60]}") from error
+        if not _rule_reads(rule, _first_start(time)):
+            raise UnreadableItem(f"the repeat rule could not be read: {rule[:60]}")
     rdates = [_aware(d.dt) for value in _many(parsed.get("RDATE")) for d in value.dts]
     exdates = [_aware(d.dt) for value in _many(parsed.get("EXDATE")) for d in value.dts]
     exdates += [
@@ -237,6 +249,19 @@ def _recurrence(
     if not rules and not rdates:
         return None
     return Recurrence(rrule=rules, rdates=rdates, exdates=sorted(set(exdates), key=_sort_key))
+
+
+def _rule_reads(rule: str, first: datetime) -> bool:
+    """Google accepts an UNTIL of the other kind than the start (a date-time UNTIL on an
+    all-day series, a date on a timed one), which dateutil refuses with an aware start."""
+    other = first.replace(tzinfo=None) if first.tzinfo else first.replace(tzinfo=UTC)
+    for start in (first, other):
+        try:
+            rrulestr(rule, dtstart=start)
+            return True
+        except (ValueError, TypeError):
+            continue
+    return False
 
 
 def _first_start(time: MeetingTime) -> datetime:

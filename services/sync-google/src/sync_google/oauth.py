@@ -24,9 +24,7 @@ class OAuthRefused(Refused):
 def start(request: OAuthStart, client: OAuthClient, endpoints: GoogleEndpoints) -> OAuthStarted:
     verifier = request.code_verifier.get_secret_value()
     flow = _flow(client, endpoints, request.redirect_uri, verifier)
-    url, _ = flow.authorization_url(
-        access_type="offline", prompt="consent", include_granted_scopes="true", state=request.state
-    )
+    url, _ = flow.authorization_url(access_type="offline", prompt="consent", state=request.state)
     return OAuthStarted(authorization_url=url)
 
 
@@ -86,3 +84,8 @@ def _allow_plain_http_to_a_stand_in(endpoints: GoogleEndpoints) -> None:
     host = urlsplit(endpoints.token_uri).hostname
     if endpoints.allow_plain_http or host in ("127.0.0.1", "localhost", "::1"):
         os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+
+
+# Google may grant more scopes than asked (earlier grants of the same OAuth client, added to the
+# token's scope): oauthlib would refuse the token ("Scope has changed") unless told to accept.
+os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")

@@ -106,6 +106,9 @@ class LocalGoogle:
             failure | ({"retry_after": retry_after} if retry_after else {}),
         )
 
+    def fail_token_endpoint(self, count: int = 1) -> None:
+        self._post("_fake/token/fail-next", {"count": count})
+
     def requests(self) -> int:
         response = httpx.get(self.url + "_fake/stats", timeout=10)
         response.raise_for_status()

@@ -88,6 +88,10 @@ def create_app(state: GoogleState) -> FastAPI:
     @app.post("/token")
     async def token(request: Request) -> dict[str, Any]:
         form = {k: str(v) for k, v in (await request.form()).items()}
+        with state.locked():
+            if state.token_failures > 0:
+                state.token_failures -= 1
+                raise OAuthError("temporarily_unavailable", "Service unavailable.", 503)
         client_id, secret = _client_credentials(request.headers.get("authorization"), form)
         grant = form.get("grant_type")
         if grant == "authorization_code":
@@ -257,6 +261,13 @@ def create_app(state: GoogleState) -> FastAPI:
         ``Retry-After`` when given): Google's rate limits and outages, on demand."""
         with state.locked():
             state.failures[calendar_id] = dict(body)
+        return Response(status_code=204)
+
+    @app.post("/_fake/token/fail-next", status_code=204)
+    async def fail_token(body: Annotated[dict[str, int], Body()]) -> Response:
+        """The token endpoint's next ``count`` answers are 503 (an outage at Google)."""
+        with state.locked():
+            state.token_failures = int(body["count"])
         return Response(status_code=204)
 
     @app.post("/_fake/calendars/{calendar_id}/expire-sync-tokens", status_code=204)

@@ -6,7 +6,9 @@ Documented behaviour this keeps (developers.google.com/calendar/api/v3/reference
   (deleted ones included) answers 409 ``duplicate``;
 - ``If-Match`` on update / patch / delete answers 412 ``conditionNotMet`` when stale;
 - a deleted event stays readable as ``status: cancelled``; deleting it again answers 410
-  ``deleted``;
+  ``deleted``; writing it with ``status: confirmed`` brings it back;
+- ``events.patch`` merges nested objects (``start``, ``end``): a field set to null is removed,
+  and a start with both ``date`` and ``dateTime`` is refused (400);
 - an instance of a recurring event has the id ``<series id>_<original start>`` (UTC
   ``YYYYMMDDTHHMMSSZ``, or ``YYYYMMDD`` for all-day series); writing it makes an exception
   carrying ``recurringEventId`` and ``originalStartTime``;
@@ -46,6 +48,7 @@ def insert(calendar: Calendar, body: Event) -> Event:
         raise ApiError(400, "invalidResourceId", "Invalid resource id value.")
     if event_id in calendar.events:
         raise ApiError(409, "duplicate", "The requested identifier already exists.")
+    body = _without_nulls(body)
     _check_times(body)
     stamp = now_rfc3339()
     event = {
@@ -62,6 +65,7 @@ def insert(calendar: Calendar, body: Event) -> Event:
 def update(calendar: Calendar, event_id: str, body: Event, if_match: str | None) -> Event:
     current = _current_or_instance(calendar, event_id)
     _check_match(current, if_match)
+    body = _without_nulls(body)
     _check_times(body)
     identity = ("id", "created", "iCalUID", "recurringEventId", "originalStartTime")
     kept: Event = {k: current[k] for k in identity if k in current}
@@ -75,7 +79,12 @@ def update(calendar: Calendar, event_id: str, body: Event, if_match: str | None)
 def patch(calendar: Calendar, event_id: str, body: Event, if_match: str | None) -> Event:
     current = _current_or_instance(calendar, event_id)
     _check_match(current, if_match)
-    merged = {**current, **_writable(body)}
+    merged = dict(current)
+    for key, value in _writable(body).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            value = {**merged[key], **value}  # nested objects merge, as at Google
+        merged[key] = value
+    merged = _without_nulls(merged)
     _check_times(merged)
     return _store(calendar, merged)
 
@@ -191,9 +200,7 @@ def _store(calendar: Calendar, event: Event) -> Event:
 def _current_or_instance(calendar: Calendar, event_id: str) -> Event:
     found = calendar.events.get(event_id)
     if found is not None:
-        if found["status"] == "cancelled" and "recurringEventId" not in found:
-            raise ApiError(410, "deleted", "Resource has been deleted")
-        return found
+        return found  # a cancelled one too: writing it may bring it back
     matched = INSTANCE_ID.match(event_id)
     series = calendar.events.get(matched["base"]) if matched else None
     if matched is None or series is None or "recurrence" not in series:
@@ -201,11 +208,24 @@ def _current_or_instance(calendar: Calendar, event_id: str) -> Event:
     original = _original_start(matched["stamp"], series)
     return {
         **{k: v for k, v in series.items() if k not in ("recurrence", "id", "etag")},
+        **_instance_times(series, original),
         "id": event_id,
         "recurringEventId": series["id"],
         "originalStartTime": original,
         "etag": series["etag"],
     }
+
+
+def _instance_times(series: Event, original: dict[str, str]) -> Event:
+    """An instance starts at its original start and lasts as long as the series' first."""
+    length = _instant(series["end"]) - _instant(series["start"])
+    start = _instant(original)
+    if "date" in original:
+        end = (start + length).date().isoformat()
+        return {"start": dict(original), "end": {"date": end}}
+    zone = {"timeZone": original["timeZone"]} if "timeZone" in original else {}
+    end_at = (start + length).isoformat().replace("+00:00", "Z")
+    return {"start": dict(original), "end": {"dateTime": end_at, **zone}}
 
 
 def _original_start(stamp: str, series: Event) -> dict[str, str]:
@@ -217,6 +237,17 @@ def _original_start(stamp: str, series: Event) -> dict[str, str]:
         "dateTime": instant.isoformat().replace("+00:00", "Z"),
         **({"timeZone": zone} if zone else {}),
     }
+
+
+def _without_nulls(event: Event) -> Event:
+    """JSON null clears a field (one level into nested objects)."""
+    cleaned: Event = {}
+    for key, value in event.items():
+        if isinstance(value, dict):
+            value = {k: v for k, v in value.items() if v is not None}
+        if value is not None:
+            cleaned[key] = value
+    return cleaned
 
 
 def _check_match(current: Event, if_match: str | None) -> None:

@@ -97,6 +97,7 @@ class GoogleState:
         self.access_tokens: dict[str, tuple[str, float]] = {}
         self.channels: dict[str, Channel] = {}
         self.failures: dict[str, dict[str, Any]] = {}
+        self.token_failures = 0
         self.requests = 0
 
     @contextmanager
