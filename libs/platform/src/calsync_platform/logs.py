@@ -9,6 +9,7 @@ are only ever held in ``SecretStr``.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
@@ -22,6 +23,26 @@ def _add_trace_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     if trace_id:
         event.setdefault("trace_id", trace_id)
     return event
+
+
+SECRET_QUERY = re.compile(r"(?i)([?&](?:code|state|token|access_token|refresh_token)=)[^&\s]*")
+"""Query parameters that carry secrets: an OAuth callback's ``code`` and ``state``."""
+QUIET_LIBRARIES = ("oauthlib", "requests_oauthlib")
+"""They log token requests and answers (client secret, code, refresh token) at DEBUG."""
+
+
+class RedactSecretQueries(logging.Filter):
+    """Access-log lines (uvicorn's ``uvicorn.access``: the request path with its query) keep the
+    parameter names, not their values."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                SECRET_QUERY.sub(r"\1redacted", a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = SECRET_QUERY.sub(r"\1redacted", record.msg)
+        return True
 
 
 def configure_logging(service_name: str, level: str = "INFO") -> None:
@@ -47,9 +68,12 @@ def configure_logging(service_name: str, level: str = "INFO") -> None:
     )
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(formatter)
+    handler.addFilter(RedactSecretQueries())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     structlog.contextvars.bind_contextvars(service=service_name)
 
 
