@@ -22,7 +22,15 @@ from calsync_localinfra.smtp import LocalSmtp
 
 from .support import eventually
 from .test_web_form import hour_height, meetings_named
-from .web_support import box_of, new_colleague, page_of, pick_participant, reload, today_at
+from .web_support import (
+    SHOTS,
+    box_of,
+    new_colleague,
+    page_of,
+    pick_participant,
+    reload,
+    today_at,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -418,3 +426,7 @@ async def test_a_meeting_over_two_days_warns_of_a_clash_on_the_second(
     clash = rf"Carla Later \w{{3}}, \w{{3}} {tomorrow_ten.day} 10:00 AM\u201311:00 AM"
     await expect(warning).to_contain_text(re.compile(clash))
     await expect(dialog.locator("#free-times-row")).to_be_hidden()  # no free hour-slots for it
+    # The side panel draws both days, the second with Carla's meeting in it.
+    panel = dialog.locator("#day-panel")
+    await expect(panel.locator(".ec-event", has_text="Carla tomorrow")).to_be_visible()
+    await page.screenshot(path=str(SHOTS / "form-two-days.png"))

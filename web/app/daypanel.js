@@ -1,4 +1,4 @@
-// The meeting form's side panel: the chosen day in the calendars of the meeting's owner and of
+// The meeting form's side panel: the chosen days in the calendars of the meeting's owner and of
 // the CRM users taking part, so colleagues are not double-booked. Clicking a time there moves
 // the meeting to it (keeping its length), and so does picking from the list of times when all
 // are free; a warning names whoever is busy at the chosen time.
@@ -37,8 +37,10 @@ async function refreshDayPanel() {
   const day = new Date(start);
   day.setHours(0, 0, 0, 0);
   const users = panelUserIds();
-  // The panel draws the first day; clashes are looked for over the whole meeting (multi-day).
+  // Every day the meeting touches, up to a week (a longer one: its first week; clashes are
+  // still looked for over the whole meeting).
   const until = new Date(Math.max(addDays(day, 1).getTime(), end.getTime()));
+  const days = Math.min(7, Math.ceil((until - day) / 864e5));
   const query = new URLSearchParams({start: day.toISOString(), end: until.toISOString()});
   for (const id of users) query.append("users", id);
   // Without the panel's data the form still works: it shows no one busy rather than failing.
@@ -63,12 +65,14 @@ async function refreshDayPanel() {
       editable: false,
       scrollTime: scrollTo(start),
       date: day,
+      duration: {days},
       resources,
       events,
       dateClick: (info) => moveMeetingTo(info.date),
     });
   } else {
     dayPanel.setOption("date", day);
+    dayPanel.setOption("duration", {days});
     dayPanel.setOption("scrollTime", scrollTo(start));
     dayPanel.setOption("resources", resources);
     dayPanel.setOption("events", events);
