@@ -12,6 +12,7 @@ import pytest
 from calsync_contracts import Provider
 from calsync_contracts.events import (
     DeletionKind,
+    InvitationSender,
     ProviderChange,
     ProviderChangeKind,
     ProviderEventFields,
@@ -208,6 +209,18 @@ async def test_crm_delete_removes_the_provider_item() -> None:
     await pushed(world, m)
     await world.engine.push(CrmChange(bump(m), deletion=DeletionKind.PHYSICAL))
     assert world.items() == {}
+
+
+async def test_a_crm_delete_is_mailed_by_the_provider_only_when_it_sends_invitations() -> None:
+    """Exactly one party mails guests: a tenant whose provider sends the invitations gets the
+    cancellation from it too; with our notifier sending them, the provider stays silent."""
+    for sender, mailed in ((InvitationSender.NOTIFIER, False), (InvitationSender.PROVIDER, True)):
+        world = World()
+        world.ctx = replace(world.ctx, invitation_sender=sender)
+        m = meeting()
+        external_id = await pushed(world, m)
+        await world.engine.push(CrmChange(bump(m), deletion=DeletionKind.PHYSICAL))
+        assert world.calendar.cancellations_mailed == ([external_id] if mailed else [])
 
 
 async def test_a_provider_edit_beats_a_crm_delete() -> None:

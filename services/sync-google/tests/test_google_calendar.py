@@ -356,3 +356,23 @@ async def test_a_full_listing_sees_cancelled_occurrences_beyond_the_window(
     fetched = await account.port.fetch(account.calendar_id, series["id"])
     assert fetched is not None
     assert fetched.version_tag == item.version_tag
+
+
+async def test_google_mails_the_cancellation_only_when_asked(
+    account: Account, google: LocalGoogle
+) -> None:
+    """When Google sends a tenant's invitations it must send the cancellation too; when our
+    notifier does, Google stays silent (never both: Cal.com #7735)."""
+    quiet = await account.port.create(
+        account.calendar_id, OutboundEvent(meeting("Quiet", FIRST + timedelta(days=6)))
+    )
+    told = await account.port.create(
+        account.calendar_id, OutboundEvent(meeting("Told", FIRST + timedelta(days=6)))
+    )
+    await account.port.delete(account.calendar_id, quiet.external_id, quiet.version_tag)
+    await account.port.delete(
+        account.calendar_id, told.external_id, told.version_tag, notify_guests=True
+    )
+    mailed = [m["event"] for m in await asyncio.to_thread(google.mailed)]
+    assert told.external_id in mailed
+    assert quiet.external_id not in mailed

@@ -18,6 +18,7 @@ from typing import Any
 
 from calsync_contracts.events import (
     DeletionKind,
+    InvitationSender,
     ProviderChange,
     ProviderChangeKind,
     ProviderEventFields,
@@ -274,15 +275,20 @@ class SyncEngine:
             raise TemporaryError("the item keeps changing under us; retrying later")
 
     async def _delete(self, link: Link, meeting: MeetingSnapshot) -> None:
+        notify = self.ctx.invitation_sender is InvitationSender.PROVIDER
         try:
-            await self.calendar.delete(link.calendar_id, link.external_id, link.version_tag)
+            await self.calendar.delete(
+                link.calendar_id, link.external_id, link.version_tag, notify_guests=notify
+            )
         except PreconditionFailed:
             item = await self.calendar.fetch(link.calendar_id, link.external_id)
             current = content_hash(provider_view(item.fields)) if item and item.fields else None
             # Unchanged = what we last saw, or our own write whose status row a crash lost.
             ours = current in (link.provider_hash, content_hash(meeting_view(meeting)))
             if item is not None and (item.fields is None or ours):
-                await self.calendar.delete(link.calendar_id, link.external_id, item.version_tag)
+                await self.calendar.delete(
+                    link.calendar_id, link.external_id, item.version_tag, notify_guests=notify
+                )
             elif item is not None and item.fields is not None:
                 # Edited in the provider, deleted in the CRM: the modification wins; the CRM
                 # imports it again as a new meeting, which this row then links.

@@ -60,6 +60,8 @@ class InMemoryCalendar:
     fail_next: list[ProviderError] = field(default_factory=list)
     refuse: Callable[[OutboundEvent], bool] = lambda event: False
     requests: int = 0
+    cancellations_mailed: list[str] = field(default_factory=list)
+    """Deletes the provider was asked to tell the guests about (``notify_guests``)."""
 
     def add_calendar(self, calendar_id: str) -> None:
         self.items.setdefault(calendar_id, {})
@@ -154,8 +156,16 @@ class InMemoryCalendar:
                 item.tag = tag
         return written
 
-    async def delete(self, calendar_id: str, external_id: str, if_match: str | None) -> None:
+    async def delete(
+        self,
+        calendar_id: str,
+        external_id: str,
+        if_match: str | None,
+        notify_guests: bool = False,
+    ) -> None:
         self._request()
+        if notify_guests:
+            self.cancellations_mailed.append(external_id)
         stored = self.items[calendar_id].get(external_id)
         if stored is None:
             return

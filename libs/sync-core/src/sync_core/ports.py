@@ -64,8 +64,15 @@ class CalendarPort(Protocol):
         """Conditional on ``if_match``. Raises ``PreconditionFailed`` when the item changed."""
         ...
 
-    async def delete(self, calendar_id: str, external_id: str, if_match: str | None) -> None:
-        """Conditional on ``if_match``; an item already gone is success."""
+    async def delete(
+        self,
+        calendar_id: str,
+        external_id: str,
+        if_match: str | None,
+        notify_guests: bool = False,
+    ) -> None:
+        """Conditional on ``if_match``; an item already gone is success. ``notify_guests``: the
+        provider mails the cancellation (it, not our notifier, sends the invitations)."""
         ...
 
 

@@ -139,7 +139,15 @@ class CalDavCalendar:
         new_etag = await self.client.put(href, render_resource(event, existing), if_match=etag)
         return WriteResult(external_id, new_etag)
 
-    async def delete(self, calendar_id: str, external_id: str, if_match: str | None) -> None:
+    async def delete(
+        self,
+        calendar_id: str,
+        external_id: str,
+        if_match: str | None,
+        notify_guests: bool = False,
+    ) -> None:
+        """``notify_guests`` needs nothing here: a server that schedules (no SCHEDULE-AGENT=
+        CLIENT on the attendees, RFC 6638 §3.2.6) mails the cancellation on DELETE itself."""
         href = self._href(calendar_id, series_of(external_id))
         if OCCURRENCE_SEPARATOR not in external_id:
             await self.client.delete(href, if_match=if_match)

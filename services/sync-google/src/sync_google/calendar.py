@@ -197,10 +197,18 @@ class GoogleCalendar:
             return []
         return list(current.get("attendees", []))
 
-    async def delete(self, calendar_id: str, external_id: str, if_match: str | None) -> None:
+    async def delete(
+        self,
+        calendar_id: str,
+        external_id: str,
+        if_match: str | None,
+        notify_guests: bool = False,
+    ) -> None:
         occurrence = OCCURRENCE_SEPARATOR in external_id
         request = self.events.delete(
-            calendarId=calendar_id, eventId=google_id(external_id), sendUpdates="none"
+            calendarId=calendar_id,
+            eventId=google_id(external_id),
+            sendUpdates="all" if notify_guests else "none",
         )
         try:
             await execute(request, None if occurrence else _etag(if_match))

@@ -109,6 +109,11 @@ class LocalGoogle:
     def fail_token_endpoint(self, count: int = 1) -> None:
         self._post("_fake/token/fail-next", {"count": count})
 
+    def mailed(self) -> list[dict[str, str]]:
+        response = httpx.get(self.url + "_fake/mailed", timeout=10)
+        response.raise_for_status()
+        return list(response.json())
+
     def requests(self) -> int:
         response = httpx.get(self.url + "_fake/stats", timeout=10)
         response.raise_for_status()

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from urllib.parse import unquote_plus, urlencode
 
 import httpx
-from fastapi import Body, FastAPI, Form, Header, Request, Response
+from fastapi import Body, FastAPI, Form, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from calsync_localinfra.google import events
@@ -205,10 +205,13 @@ def create_app(state: GoogleState) -> FastAPI:
         event_id: str,
         authorization: Annotated[str | None, Header()] = None,
         if_match: Annotated[str | None, Header()] = None,
+        send_updates: Annotated[str, Query(alias="sendUpdates")] = "none",
     ) -> Response:
         with state.locked():
             calendar = state.calendar(state.user_of(authorization), calendar_id)
             events.delete(calendar, event_id, if_match)
+            if send_updates in ("all", "externalOnly"):  # Google mails the guests
+                state.mailed.append({"calendar": calendar.id, "event": event_id, "kind": "cancel"})
         notify(calendar.id)
         return Response(status_code=204)
 
@@ -275,6 +278,12 @@ def create_app(state: GoogleState) -> FastAPI:
         with state.locked():
             events.expire_sync_tokens(state.calendars[calendar_id])
         return Response(status_code=204)
+
+    @app.get("/_fake/mailed")
+    async def mailed() -> list[dict[str, str]]:
+        """The cancellations Google would have mailed to guests (``sendUpdates``)."""
+        with state.locked():
+            return list(state.mailed)
 
     @app.get("/_fake/channels")
     async def channels() -> list[dict[str, Any]]:

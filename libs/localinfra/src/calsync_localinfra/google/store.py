@@ -98,6 +98,7 @@ class GoogleState:
         self.channels: dict[str, Channel] = {}
         self.failures: dict[str, dict[str, Any]] = {}
         self.token_failures = 0
+        self.mailed: list[dict[str, str]] = []
         self.requests = 0
 
     @contextmanager
