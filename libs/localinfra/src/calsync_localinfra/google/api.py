@@ -11,19 +11,17 @@ user's grants, expiring sync tokens); Google has no such thing.
 from __future__ import annotations
 
 import asyncio
-import base64
-import html
 import secrets
 import time
 from typing import Annotated, Any
-from urllib.parse import unquote_plus, urlencode
 
 import httpx
-from fastapi import Body, FastAPI, Form, Header, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi import Body, FastAPI, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from calsync_localinfra.google import events
-from calsync_localinfra.google.store import ApiError, Channel, GoogleState, OAuthError
+from calsync_localinfra.google.store import ApiError, Channel, GoogleState
+from calsync_localinfra.oauth_authority import add_oauth_routes
 
 CHANNEL_TTL_SECONDS = 604800  # events.watch's default: one week
 
@@ -38,11 +36,6 @@ def create_app(state: GoogleState) -> FastAPI:
         headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
         return JSONResponse(error.body(), status_code=error.status, headers=headers)
 
-    @app.exception_handler(OAuthError)
-    async def oauth_error(request: Request, error: OAuthError) -> JSONResponse:
-        body = {"error": error.error, "error_description": error.description}
-        return JSONResponse(body, status_code=error.status)
-
     def notify(calendar_id: str) -> None:
         """Push notifications carry no body, only X-Goog-* headers ("Push notifications")."""
         with state.locked():
@@ -56,55 +49,8 @@ def create_app(state: GoogleState) -> FastAPI:
 
     # --- OAuth 2.0 ----------------------------------------------------------------------------
 
-    @app.get("/o/oauth2/v2/auth", response_class=HTMLResponse)
-    async def consent(request: Request) -> HTMLResponse:
-        query = dict(request.query_params)
-        if query.get("client_id") != state.client_id:
-            return HTMLResponse("<h1>Error 401: invalid_client</h1>", status_code=401)
-        if query.get("response_type") != "code" or not query.get("redirect_uri"):
-            return HTMLResponse("<h1>Error 400: invalid_request</h1>", status_code=400)
-        return HTMLResponse(_consent_page(query, sorted(state.accounts)))
-
-    @app.post("/o/oauth2/v2/auth")
-    async def approve(
-        redirect_uri: Annotated[str, Form()],
-        client_id: Annotated[str, Form()],
-        decision: Annotated[str, Form()],
-        email: Annotated[str, Form()] = "",
-        state_param: Annotated[str, Form(alias="state")] = "",
-        code_challenge: Annotated[str, Form()] = "",
-    ) -> RedirectResponse:
-        answer: dict[str, str] = {"state": state_param} if state_param else {}
-        if decision != "allow" or email not in state.accounts:
-            answer["error"] = "access_denied"
-        else:
-            answer["code"] = state.issue_code(
-                email, client_id, redirect_uri, code_challenge or None
-            )
-            answer["scope"] = "https://www.googleapis.com/auth/calendar"
-        separator = "&" if "?" in redirect_uri else "?"
-        return RedirectResponse(redirect_uri + separator + urlencode(answer), status_code=302)
-
-    @app.post("/token")
-    async def token(request: Request) -> dict[str, Any]:
-        form = {k: str(v) for k, v in (await request.form()).items()}
-        with state.locked():
-            if state.token_failures > 0:
-                state.token_failures -= 1
-                raise OAuthError("temporarily_unavailable", "Service unavailable.", 503)
-        client_id, secret = _client_credentials(request.headers.get("authorization"), form)
-        grant = form.get("grant_type")
-        if grant == "authorization_code":
-            return state.exchange_code(
-                form.get("code", ""),
-                client_id,
-                secret,
-                form.get("redirect_uri", ""),
-                form.get("code_verifier"),
-            )
-        if grant == "refresh_token":
-            return state.refresh(form.get("refresh_token", ""), client_id, secret)
-        raise OAuthError("unsupported_grant_type", "Invalid grant_type.")
+    title = "Sign in - Google Accounts (stand-in)"
+    add_oauth_routes(app, state, "/o/oauth2/v2/auth", "/token", title)
 
     @app.post("/revoke")
     async def revoke(token: str) -> dict[str, str]:
@@ -297,18 +243,6 @@ def create_app(state: GoogleState) -> FastAPI:
     return app
 
 
-def _client_credentials(authorization: str | None, form: dict[str, str]) -> tuple[str, str]:
-    """RFC 6749 §2.3.1: HTTP Basic (each part form-urlencoded) or the request body."""
-    if authorization and authorization.startswith("Basic "):
-        try:
-            decoded = base64.b64decode(authorization[6:]).decode()
-            client_id, _, secret = decoded.partition(":")
-            return unquote_plus(client_id), unquote_plus(secret)
-        except ValueError:
-            return "", ""
-    return form.get("client_id", ""), form.get("client_secret", "")
-
-
 def _open_channel(state: GoogleState, calendar_id: str, body: dict[str, Any]) -> Channel:
     if body.get("type") not in ("web_hook", "webhook") or not body.get("address"):
         raise ApiError(400, "invalid", "Missing or invalid channel type or address.")
@@ -359,26 +293,3 @@ async def _deliver(address: str, headers: dict[str, str]) -> None:
 
 def _resource_uri(calendar_id: str) -> str:
     return f"https://www.googleapis.com/calendar/v3/calendars/{calendar_id}/events?alt=json"
-
-
-def _consent_page(query: dict[str, str], accounts: list[str]) -> str:
-    hidden = "".join(
-        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-        for k, v in query.items()
-        if k in ("redirect_uri", "client_id", "state", "code_challenge")
-    )
-    options = "".join(
-        f'<option value="{html.escape(a)}">{html.escape(a)}</option>' for a in accounts
-    )
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<title>Sign in - Google Accounts (stand-in)</title></head><body>"
-        "<main><h1>Choose an account</h1><p>to continue to the CRM calendar sync.</p>"
-        f"<form method='post'>{hidden}"
-        f"<label>Account <select name='email'>{options}</select></label>"
-        "<p>The CRM calendar sync wants to see, edit, share and delete all the calendars "
-        "you can access using Google Calendar.</p>"
-        "<button name='decision' value='deny'>Cancel</button> "
-        "<button name='decision' value='allow'>Allow</button>"
-        "</form></main></body></html>"
-    )

@@ -9,20 +9,14 @@ be reused after deletion; deleted events stay readable as ``status: cancelled``)
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from calsync_localinfra.oauth_authority import OAuthAuthority, TokenStyle
+
 Event = dict[str, Any]
 
-ACCESS_TOKEN_SECONDS = 3599
-CODE_SECONDS = 600
 SCOPE = "https://www.googleapis.com/auth/calendar"
 
 
@@ -37,14 +31,6 @@ class ApiError(Exception):
     def body(self) -> dict[str, Any]:
         error = {"domain": "global", "reason": self.reason, "message": self.message}
         return {"error": {"code": self.status, "message": self.message, "errors": [error]}}
-
-
-class OAuthError(Exception):
-    """An error of the token endpoint (RFC 6749 §5.2): ``{"error", "error_description"}``."""
-
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
-        super().__init__(description)
-        self.error, self.description, self.status = error, description, status
 
 
 @dataclass
@@ -72,39 +58,16 @@ class Calendar:
     changed_at: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass
-class Grant:
-    email: str
-    client_id: str
+GOOGLE_TOKENS = TokenStyle(SCOPE, access_prefix="ya29.", refresh_prefix="1//", code_prefix="4/")
 
 
-@dataclass
-class PendingCode:
-    grant: Grant
-    redirect_uri: str
-    challenge: str | None
-    expires: float
-
-
-class GoogleState:
+class GoogleState(OAuthAuthority):
     def __init__(self, client_id: str, client_secret: str) -> None:
-        self.client_id, self.client_secret = client_id, client_secret
-        self.lock = threading.RLock()
+        super().__init__(client_id, client_secret, GOOGLE_TOKENS)
         self.calendars: dict[str, Calendar] = {}
-        self.accounts: set[str] = set()
-        self.codes: dict[str, PendingCode] = {}
-        self.refresh_tokens: dict[str, Grant] = {}
-        self.access_tokens: dict[str, tuple[str, float]] = {}
         self.channels: dict[str, Channel] = {}
         self.failures: dict[str, dict[str, Any]] = {}
-        self.token_failures = 0
         self.mailed: list[dict[str, str]] = []
-        self.requests = 0
-
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        with self.lock:
-            yield
 
     # --- accounts and calendars (set up by the operator of the stand-in) ------------------------
 
@@ -143,85 +106,8 @@ class GoogleState:
     def calendars_of(self, email: str) -> list[Calendar]:
         return [c for c in self.calendars.values() if c.owner == email]
 
-    # --- OAuth 2.0 ----------------------------------------------------------------------------
-
-    def issue_code(
-        self, email: str, client_id: str, redirect_uri: str, challenge: str | None
-    ) -> str:
-        with self.lock:
-            code = "4/" + secrets.token_urlsafe(24)
-            grant = Grant(email, client_id)
-            expires = time.monotonic() + CODE_SECONDS
-            self.codes[code] = PendingCode(grant, redirect_uri, challenge, expires)
-            return code
-
-    def exchange_code(
-        self, code: str, client_id: str, secret: str, redirect_uri: str, verifier: str | None
-    ) -> dict[str, Any]:
-        with self.lock:
-            self._check_client(client_id, secret)
-            pending = self.codes.pop(code, None)
-            if pending is None or pending.expires < time.monotonic():
-                raise OAuthError("invalid_grant", "Malformed auth code.")
-            if pending.redirect_uri != redirect_uri:
-                raise OAuthError("redirect_uri_mismatch", "Bad Request")
-            if pending.challenge is not None and _s256(verifier or "") != pending.challenge:
-                raise OAuthError("invalid_grant", "Invalid code verifier.")
-            refresh = "1//" + secrets.token_urlsafe(32)
-            self.refresh_tokens[refresh] = pending.grant
-            return {**self._access(pending.grant.email), "refresh_token": refresh}
-
-    def refresh(self, refresh_token: str, client_id: str, secret: str) -> dict[str, Any]:
-        with self.lock:
-            self._check_client(client_id, secret)
-            grant = self.refresh_tokens.get(refresh_token)
-            if grant is None or grant.client_id != client_id:
-                raise OAuthError("invalid_grant", "Token has been expired or revoked.")
-            return self._access(grant.email)
-
-    def revoke(self, token: str) -> None:
-        """Revoking a refresh token ends its access tokens too (Google's revoke endpoint)."""
-        with self.lock:
-            grant = self.refresh_tokens.pop(token, None)
-            if grant is None:
-                self.access_tokens.pop(token, None)
-                return
-            for access, (email, _) in list(self.access_tokens.items()):
-                if email == grant.email:
-                    del self.access_tokens[access]
-
-    def revoke_all(self, email: str) -> None:
-        """The user removed the app's access in their Google account."""
-        with self.lock:
-            for refresh, grant in list(self.refresh_tokens.items()):
-                if grant.email == email:
-                    self.revoke(refresh)
-
     def user_of(self, authorization: str | None) -> str:
-        with self.lock:
-            self.requests += 1
-            token = (authorization or "").removeprefix("Bearer ").strip()
-            found = self.access_tokens.get(token)
-            if found is None or found[1] < time.monotonic():
-                raise ApiError(401, "authError", "Invalid Credentials")
-            return found[0]
-
-    def _access(self, email: str) -> dict[str, Any]:
-        token = "ya29." + secrets.token_urlsafe(32)
-        self.access_tokens[token] = (email, time.monotonic() + ACCESS_TOKEN_SECONDS)
-        return {
-            "access_token": token,
-            "expires_in": ACCESS_TOKEN_SECONDS,
-            "scope": SCOPE,
-            "token_type": "Bearer",
-        }
-
-    def _check_client(self, client_id: str, secret: str) -> None:
-        if client_id != self.client_id or not secrets.compare_digest(secret, self.client_secret):
-            raise OAuthError("invalid_client", "The OAuth client was not found.", 401)
-
-
-def _s256(verifier: str) -> str:
-    """PKCE S256 (RFC 7636 §4.2): BASE64URL(SHA256(verifier)) without padding."""
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+        email = self.bearer(authorization)
+        if email is None:
+            raise ApiError(401, "authError", "Invalid Credentials")
+        return email
