@@ -12,6 +12,8 @@ Each server starts once per test session, on a free port, the first time a test 
 - ``radicale`` / ``xandikos``: real CalDAV servers (``LocalRadicale``, ``LocalXandikos``).
 - ``google``: the stand-in for Google's OAuth and Calendar API v3 (``LocalGoogle``): Google
   cannot run here; the real client libraries talk to it.
+- ``microsoft``: the stand-in for Microsoft's identity platform and Graph's calendars
+  (``LocalMicrosoft``, HTTPS with its own certificate); MSAL and httpx talk to it.
 - ``smtp``: a real SMTP server (aiosmtpd) keeping mail in a Maildir (``LocalSmtp``), emptied
   for each test.
 - ``local_kafka``: a ``LocalKafka`` (Tansu) with every topic of ``all_topic_specs()`` created.
@@ -36,6 +38,7 @@ from calsync_contracts.topics import all_topic_specs
 from calsync_localinfra import LocalKafka, LocalPostgres, LocalPostgresDatabase
 from calsync_localinfra.google import LocalGoogle
 from calsync_localinfra.kafka_tail import KafkaTail
+from calsync_localinfra.microsoft import LocalMicrosoft
 from calsync_localinfra.radicale import LocalRadicale
 from calsync_localinfra.smtp import LocalSmtp
 from calsync_localinfra.xandikos import LocalXandikos
@@ -50,6 +53,7 @@ _SERVER_FIXTURES = frozenset(
         "radicale",
         "xandikos",
         "google",
+        "microsoft",
         "smtp",
     }
 )
@@ -102,6 +106,13 @@ def xandikos(local_servers_dir: Path) -> Iterator[LocalXandikos]:
 def google(local_servers_dir: Path) -> Iterator[LocalGoogle]:
     """The Google stand-in; tests make their own accounts (``add_account``)."""
     with LocalGoogle(local_servers_dir / "google") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def microsoft(local_servers_dir: Path) -> Iterator[LocalMicrosoft]:
+    """The Microsoft stand-in; tests make their own accounts (``add_account``)."""
+    with LocalMicrosoft(local_servers_dir / "microsoft") as server:
         yield server
 
 

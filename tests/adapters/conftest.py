@@ -1,7 +1,7 @@
 """Subjects for the CalendarPort contract: each adapter on a fresh calendar, and a backdoor that
 edits that calendar with an independent client, as a user's calendar program would (the
 ``caldav`` library on the CalDAV servers; Google's own client library, with another app's
-grant, on the Google stand-in)."""
+grant, on the Google stand-in; plain Graph calls with another grant on the Microsoft one)."""
 
 from __future__ import annotations
 
@@ -20,10 +20,19 @@ from calsync_contracts.events import ProviderEventFields
 from calsync_contracts.internal import Credentials
 from calsync_contracts.meeting import AllDaySpan
 from calsync_localinfra.google import LocalGoogle
+from calsync_localinfra.microsoft import LocalMicrosoft
 from calsync_localinfra.radicale import LocalRadicale
 from calsync_localinfra.xandikos import LocalXandikos
 from sync_caldav.calendar import CalDavCalendar
 from sync_caldav.webdav.client import DavClient
+from sync_exchange.graph.calendar import GraphCalendar
+from sync_exchange.graph.client import (
+    AppRegistration,
+    Graph,
+    MicrosoftEndpoints,
+    access_token,
+    graph_http,
+)
 from sync_google.api import GoogleEndpoints, OAuthClient, calendar_service
 from sync_google.calendar import GoogleCalendar
 
@@ -179,5 +188,66 @@ def google_calendar_subject(google: LocalGoogle) -> SubjectFactory:
         )
         ours.close()
         theirs.close()
+
+    return made
+
+
+class GraphBackdoor:
+    """Another program of the user's (Outlook), writing through Graph with its own grant."""
+
+    def __init__(
+        self, microsoft: LocalMicrosoft, calendar_id: str, http: httpx.AsyncClient
+    ) -> None:
+        self.microsoft, self.calendar_id, self.http = microsoft, calendar_id, http
+
+    async def put(self, name: str, fields: ProviderEventFields, uid: str) -> str:
+        """Graph chooses an event's UID itself: ``uid`` cannot be kept."""
+        time = fields.time
+        if isinstance(time, AllDaySpan):
+            edges = [f"{d.isoformat()}T00:00:00" for d in (time.start_date, time.end_date)]
+        else:
+            edges = [
+                t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") for t in (time.start, time.end)
+            ]
+        body = {
+            "subject": fields.subject,
+            "body": {"contentType": "text", "content": fields.description},
+            "location": {"displayName": fields.location},
+            "isAllDay": isinstance(time, AllDaySpan),
+            "start": {"dateTime": edges[0], "timeZone": "UTC"},
+            "end": {"dateTime": edges[1], "timeZone": "UTC"},
+        }
+        made = await self.http.post(f"me/calendars/{self.calendar_id}/events", json=body)
+        made.raise_for_status()
+        return str(made.json()["id"])
+
+    async def put_garbage(self, name: str) -> str:
+        """An event without a start: Graph would refuse it, but migrations leave such items."""
+        stored = await asyncio.to_thread(
+            self.microsoft.put_raw, self.calendar_id, {"subject": "broken"}
+        )
+        return str(stored["id"])
+
+    async def remove(self, external_id: str) -> None:
+        (await self.http.delete(f"me/events/{external_id}")).raise_for_status()
+
+
+@pytest.fixture
+def graph_calendar_subject(microsoft: LocalMicrosoft) -> SubjectFactory:
+    from tests.adapters.test_calendar_port_contract import Subject
+
+    app = AppRegistration(microsoft.client_id, microsoft.client_secret)
+    endpoints = MicrosoftEndpoints(microsoft.authority, microsoft.graph_endpoint, microsoft.ca_file)
+
+    @asynccontextmanager
+    async def made() -> AsyncIterator[Subject]:
+        email = f"u{uuid4().hex[:10]}@contoso.test"
+        await asyncio.to_thread(microsoft.add_account, email)
+        calendar_id = await asyncio.to_thread(microsoft.add_calendar, email, "Work")
+        ours = await access_token(await asyncio.to_thread(microsoft.grant, email), app, endpoints)
+        theirs = await access_token(await asyncio.to_thread(microsoft.grant, email), app, endpoints)
+        async with graph_http(ours, endpoints) as mine, graph_http(theirs, endpoints) as other:
+            backdoor = GraphBackdoor(microsoft, calendar_id, other)
+            yield Subject(GraphCalendar(Graph(mine)), calendar_id, backdoor, assigns_uid=True)
 
     return made

@@ -1,0 +1,1 @@
+"""Exchange Online / Office 365 through Microsoft Graph v1.0."""
