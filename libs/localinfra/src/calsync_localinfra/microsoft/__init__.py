@@ -118,6 +118,12 @@ class LocalMicrosoft:
             failure["retry_after"] = retry_after
         self._post(f"_fake/calendars/{calendar_id}/fail-next", failure)
 
+    def mailed(self) -> list[dict[str, str]]:
+        with httpx.Client(verify=self.ssl_context(), timeout=10) as client:
+            response = client.get(self.url + "_fake/mailed")
+            response.raise_for_status()
+            return list(response.json())
+
     def grant(self, email: str) -> str:
         """A refresh token for ``email``, through the consent page and the token endpoint."""
         redirect = "https://127.0.0.1/callback"

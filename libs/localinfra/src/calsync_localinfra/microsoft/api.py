@@ -120,6 +120,19 @@ def create_app(state: MicrosoftState) -> FastAPI:
             events.delete(calendar, event_id, if_match)
         return Response(status_code=204)
 
+    @app.post("/v1.0/me/events/{event_id}/cancel", status_code=202)
+    async def cancel_event(
+        event_id: str,
+        body: Annotated[dict[str, Any], Body()],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        """The organizer cancels: the attendees are mailed and the event goes."""
+        with state.locked():
+            calendar = state.calendar_of_event(state.user_of(authorization), event_id)
+            events.delete(calendar, event_id, None)
+            state.mailed.append({"calendar": calendar.id, "event": event_id, "kind": "cancel"})
+        return Response(status_code=202)
+
     # --- the operator's backdoor ----------------------------------------------------------------
 
     @app.post("/_fake/accounts")
@@ -151,6 +164,11 @@ def create_app(state: MicrosoftState) -> FastAPI:
         with state.locked():
             state.failures[calendar_id] = dict(body)
         return Response(status_code=204)
+
+    @app.get("/_fake/mailed")
+    async def mailed() -> list[dict[str, str]]:
+        with state.locked():
+            return list(state.mailed)
 
     @app.get("/_fake/stats")
     async def stats() -> dict[str, int]:

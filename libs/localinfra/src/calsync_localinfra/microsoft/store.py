@@ -61,6 +61,7 @@ class MicrosoftState(OAuthAuthority):
         super().__init__(client_id, client_secret, MICROSOFT_TOKENS)
         self.calendars: dict[str, Calendar] = {}
         self.failures: dict[str, dict[str, Any]] = {}
+        self.mailed: list[dict[str, str]] = []
 
     def add_account(self, email: str) -> Calendar:
         with self.lock:
