@@ -16,7 +16,11 @@ from sqlalchemy import select
 
 from calsync_contracts.internal import OAuthFinish, OAuthStart, ProbeRequest
 from calsync_localinfra.google import LocalGoogle
+from calsync_localinfra.microsoft import LocalMicrosoft
 from crm_api.adapters.orm import CalendarConnection, outbox
+from sync_exchange import oauth as exchange_oauth
+from sync_exchange.graph.client import AppRegistration, MicrosoftEndpoints
+from sync_exchange.probe import probe as exchange_probe
 from sync_google import oauth
 from sync_google.api import GoogleEndpoints, OAuthClient
 from sync_google.probe import probe
@@ -228,3 +232,84 @@ async def test_signing_in_with_another_account_replaces_the_calendars(
     shown = await api.client(acme.user).get(f"/users/{acme.user.user_id}/calendar-connection")
     assert shown.json()["username"] == second
     assert [c["id"] for c in shown.json()["calendars"]] == [second]
+
+
+def sync_exchange_routes(microsoft: LocalMicrosoft) -> Any:
+    """sync-exchange's internal routes, as its composition root mounts them."""
+    app = AppRegistration(microsoft.client_id, microsoft.client_secret)
+    endpoints = MicrosoftEndpoints(microsoft.authority, microsoft.graph_endpoint, microsoft.ca_file)
+
+    async def start(request: OAuthStart) -> Any:
+        return exchange_oauth.start(request, app, endpoints)
+
+    async def finish(request: OAuthFinish) -> Any:
+        return await exchange_oauth.finish(request, app, endpoints)
+
+    async def test(request: ProbeRequest) -> Any:
+        return await exchange_probe(request, app, endpoints)
+
+    routes = {
+        "/internal/oauth/start": internal_route(OAuthStart, start, TOKEN),
+        "/internal/oauth/finish": internal_route(OAuthFinish, finish, TOKEN),
+        "/internal/probe": probe_route(test, TOKEN),
+    }
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        await routes[scope["path"]](scope, receive, send)
+
+    return asgi
+
+
+async def test_exchange_online_signs_in_and_its_invitations_are_exchanges(
+    fresh_database: str, microsoft: LocalMicrosoft
+) -> None:
+    """Graph mails the attendees whenever it writes them: the connection's invitations are the
+    provider's from the start, and cannot be switched to our notifier (never both)."""
+    settings = settings_for(
+        fresh_database,
+        internal_api_token=TOKEN,
+        sync_service_urls={"exchange": "http://sync-exchange.test"},
+    )
+    transport = httpx.ASGITransport(app=sync_exchange_routes(microsoft))
+    async with running_api(fresh_database, settings=settings, sync_transport=transport) as api:
+        acme = await api.tenant()
+        email = f"u{uuid4().hex[:8]}@contoso.test"
+        await asyncio.to_thread(microsoft.add_account, email)
+        path = f"/users/{acme.user.user_id}/calendar-connection"
+        started = await api.client(acme.user).post(path + "/sign-in", json={"provider": "exchange"})
+        assert started.status_code == 200, started.text
+        url = started.json()["authorization_url"]
+        assert url.startswith(microsoft.authority)
+
+        def browser() -> httpx.URL:
+            query = httpx.URL(url).params
+            form = {k: query[k] for k in ("redirect_uri", "client_id", "state", "code_challenge")}
+            with httpx.Client(verify=microsoft.ssl_context()) as client:
+                answer = client.post(
+                    url.split("?")[0], data=form | {"email": email, "decision": "allow"}
+                )
+            return httpx.URL(answer.headers["location"])
+
+        back = await asyncio.to_thread(browser)
+        done = await api.client(None).get(
+            back.path + "?" + back.query.decode(), headers=browser_of(started)
+        )
+        assert httpx.URL(done.headers["location"]).params["connected"] == str(acme.user.user_id)
+        shown = (await api.client(acme.user).get(path)).json()
+        assert (shown["provider"], shown["username"]) == ("exchange", email)
+        assert shown["invitation_sender"] == "provider"
+        refused = await api.client(acme.user).patch(path, json={"invitation_sender": "notifier"})
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["loc"] == ["body", "invitation_sender"]
+
+
+async def test_a_calendar_synchronised_for_a_colleague_is_not_taken_twice(
+    api: Any, google: LocalGoogle
+) -> None:
+    acme = await api.tenant()
+    shared = f"shared-{uuid4().hex[:6]}@example.com"
+    await sign_in(api, acme.user, acme.user.user_id, google, email=shared)
+    page = await sign_in(api, acme.admin, acme.admin.user_id, google, email=shared)
+    assert page.params["connect_error"] == "taken"
+    mine = await api.client(acme.admin).get(f"/users/{acme.admin.user_id}/calendar-connection")
+    assert mine.status_code == 404

@@ -44,7 +44,10 @@ from crm_api.errors import Conflict, CrmError, Invalid
 from crm_api.service_layer import connections
 from crm_api.service_layer.connections import Account, Choices
 
-OAUTH_PROVIDERS = ("google",)
+OAUTH_PROVIDERS = ("google", "exchange")
+PROVIDER_SENDS = ("exchange",)
+"""Providers that mail the attendees themselves whenever an event with attendees is written
+(Graph cannot add an attendee silently): their connections' invitations are the provider's."""
 STATE_TTL = timedelta(minutes=15)
 
 
@@ -138,7 +141,7 @@ async def complete(
     try:
         finished = await sync.oauth_finish(grant.provider, finish)
     except SyncServiceRefused:
-        raise OAuthFailed("refused", "Google did not accept the sign-in. Start again.") from None
+        raise OAuthFailed("refused", "The provider did not accept the sign-in.") from None
     except (SyncServiceDown, SyncServiceUnavailable):
         raise OAuthFailed("unavailable", "The calendar sync service did not answer.") from None
     account = Account(
@@ -148,9 +151,13 @@ async def complete(
         secret=finished.refresh_token,
         auth_kind=AuthKind.OAUTH_REFRESH,
     )
-    return await connections.save(
-        session, sync, box, grant.caller, grant.user_id, account, Choices()
-    )
+    choices = Choices(invitation_sender="provider" if grant.provider in PROVIDER_SENDS else None)
+    try:
+        return await connections.save(
+            session, sync, box, grant.caller, grant.user_id, account, choices
+        )
+    except Conflict as taken:  # a calendar of this account is another user's already
+        raise OAuthFailed("taken", str(taken)) from None
 
 
 def _hash(nonce: str) -> str:

@@ -205,7 +205,18 @@ def _apply(
     if choices.sync_interval_seconds is not None:
         connection.sync_interval_seconds = choices.sync_interval_seconds
     if choices.invitation_sender is not None:
+        if choices.invitation_sender == "notifier" and _provider_always_sends(connection):
+            raise Invalid(
+                ("body", "invitation_sender"),
+                "Exchange Online mails the attendees itself: its invitations cannot be ours",
+            )
         connection.invitation_sender = choices.invitation_sender
+
+
+def _provider_always_sends(connection: CalendarConnection) -> bool:
+    """Graph writes attendees only by inviting them (no silent add, unlike Google's
+    ``sendUpdates=none`` or CalDAV's SCHEDULE-AGENT=CLIENT)."""
+    return connection.provider == "exchange" and connection.auth_kind == "oauth_refresh"
 
 
 async def _claim(session: AsyncSession, connection: CalendarConnection) -> None:

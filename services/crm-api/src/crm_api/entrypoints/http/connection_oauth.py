@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Cookie, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from crm_api.entrypoints.http.connections import PATH, sync_services
 from crm_api.entrypoints.http.deps import CallerDep, SessionDep, StateDep
@@ -25,7 +25,9 @@ CALLBACK = "/oauth/callback"
 
 class SignInIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    provider: Literal["google"]
+    provider: Literal["google", "exchange"] = Field(
+        description="google: Google Calendar; exchange: Exchange Online / Microsoft 365."
+    )
 
 
 class SignInOut(BaseModel):
