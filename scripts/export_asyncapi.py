@@ -17,6 +17,7 @@ def _service_factories() -> dict[str, Callable[[], Any]]:
     from notifier.app import create_app as notifier
     from sync_caldav.app import create_app as sync_caldav
     from sync_exchange.app import create_app as sync_exchange
+    from sync_exchange.settings import Settings as ExchangeSettings
     from sync_google.app import create_app as sync_google
     from sync_google.settings import Settings as GoogleSettings
     from sync_runtime.settings import SyncServiceSettings
@@ -34,7 +35,13 @@ def _service_factories() -> dict[str, Callable[[], Any]]:
                 google_client_secret="docs",  # noqa: S106 (a placeholder: builds only)
             )
         ),
-        "sync-exchange": sync_exchange,
+        "sync-exchange": lambda: sync_exchange(
+            ExchangeSettings(
+                **placeholder.model_dump(include={"database_url", "internal_api_token"}),
+                microsoft_client_id="docs",
+                microsoft_client_secret="docs",  # noqa: S106 (a placeholder: builds only)
+            )
+        ),
         "notifier": notifier,
     }
     try:

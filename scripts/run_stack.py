@@ -5,7 +5,8 @@
    every topic of ``all_topic_specs()`` (created on an external broker too: auto-creation would
    get the partition counts wrong);
 3. Radicale, a real CalDAV server, with a demo user and calendar (data in ``.var/radicale``),
-   the stand-in for Google (OAuth consent page and Calendar API v3, a demo account, in memory),
+   the stand-ins for Google (OAuth consent page and Calendar API v3) and Microsoft (sign-in and
+   Graph, HTTPS), each with a demo account, in memory,
    and a real SMTP server (aiosmtpd) keeping every invitation in the Maildir ``.var/smtp/mail``
    unless ``SMTP_HOST`` is set;
 4. crm-api's migrations, then its demo data (``crm_api.seed`` prints the tenant, users and a
@@ -49,6 +50,7 @@ from calsync_localinfra import (
     preferred_or_free_port,
 )
 from calsync_localinfra.google import LocalGoogle
+from calsync_localinfra.microsoft import LocalMicrosoft
 from calsync_localinfra.ports import LOCALHOST
 from calsync_localinfra.radicale import LocalRadicale
 from calsync_localinfra.smtp import LocalSmtp
@@ -74,7 +76,7 @@ SERVICES = (
     Service("crm-api", "crm_api", 8000, needs_database=True),
     Service("sync-caldav", "sync_caldav", 8001, own_database="calsync_caldav"),
     Service("sync-google", "sync_google", 8002, own_database="calsync_google"),
-    Service("sync-exchange", "sync_exchange", 8003),
+    Service("sync-exchange", "sync_exchange", 8003, own_database="calsync_exchange"),
     Service("notifier", "notifier", 8004, own_database="calsync_notifier"),
 )
 CRM_TOOLS = ("crm_api.migrate", "crm_api.seed")
@@ -116,6 +118,7 @@ def main() -> int:
         ports = allocate_ports(services, usual=not args.free_ports)
         radicale = start_radicale(secrets_)
         google = start_google()
+        microsoft = start_microsoft()
         smtp = start_smtp()
         common |= {"INTERNAL_API_TOKEN": secrets_["INTERNAL_API_TOKEN"]}
         crm_env = common | {
@@ -126,7 +129,7 @@ def main() -> int:
             "SYNC_SERVICE_URLS": json.dumps(
                 {
                     provider: f"http://127.0.0.1:{ports[f'sync-{provider}']}"
-                    for provider in ("caldav", "google")
+                    for provider in ("caldav", "google", "exchange")
                     if f"sync-{provider}" in ports
                 }
             ),
@@ -142,6 +145,7 @@ def main() -> int:
             # The API's meeting resource stands in for the web app's page locally.
             "MEETING_LINK": f"{crm_url}/meetings/{{meeting_id}}",
             **google_env(google, ports.get("sync-google")),
+            **microsoft_env(microsoft),
         }
         for service in services:
             if service.own_database:
@@ -162,6 +166,7 @@ def main() -> int:
             extra = {
                 "radicale": radicale_state(radicale),
                 "google": {"url": google.url, "account": DEMO_GOOGLE_ACCOUNT},
+                "microsoft": {"url": microsoft.url, "account": DEMO_MICROSOFT_ACCOUNT},
                 "smtp": smtp,
                 "pids": {child.name: child.pid for child in supervisor.children},
                 "ssrf_allow": sync_env["SSRF_ALLOW"],
@@ -206,6 +211,9 @@ def main() -> int:
         if GOOGLE.running:
             GOOGLE.stop()
             say("Google stand-in stopped")
+        if MICROSOFT.running:
+            MICROSOFT.stop()
+            say("Microsoft stand-in stopped")
         if SMTP.port is not None and SMTP.running:
             SMTP.stop()
             say("SMTP server stopped")
@@ -442,6 +450,30 @@ def google_env(google: LocalGoogle, sync_google_port: int | None) -> dict[str, s
     }
 
 
+MICROSOFT = LocalMicrosoft(VAR / "microsoft", accounts=("demo@contoso.test",))
+DEMO_MICROSOFT_ACCOUNT = "demo@contoso.test"
+
+
+def start_microsoft() -> LocalMicrosoft:
+    """Exchange Online cannot run here: the stand-in for Microsoft's sign-in and Graph (HTTPS
+    with its own certificate, which the browser is asked to accept once), a demo account."""
+    MICROSOFT.start()
+    say(f"Microsoft stand-in ready at {MICROSOFT.url} (account {DEMO_MICROSOFT_ACCOUNT})")
+    return MICROSOFT
+
+
+def microsoft_env(microsoft: LocalMicrosoft) -> dict[str, str]:
+    """sync-exchange's app registration and where Microsoft is (the stand-in, trusted by its
+    certificate)."""
+    return {
+        "MICROSOFT_CLIENT_ID": microsoft.client_id,
+        "MICROSOFT_CLIENT_SECRET": microsoft.client_secret,
+        "MICROSOFT_AUTHORITY": microsoft.authority,
+        "MICROSOFT_GRAPH_ENDPOINT": microsoft.graph_endpoint,
+        "MICROSOFT_CA_FILE": microsoft.ca_file,
+    }
+
+
 SMTP = LocalSmtp(VAR / "smtp")
 
 
@@ -522,6 +554,11 @@ def print_urls(
     if GOOGLE.running:
         lines.append(
             f"Google stand-in {GOOGLE.url}  (sign in as {DEMO_GOOGLE_ACCOUNT}; data in memory)"
+        )
+    if MICROSOFT.running:
+        lines.append(
+            f"Microsoft       {MICROSOFT.url}  (sign in as {DEMO_MICROSOFT_ACCOUNT}; "
+            "self-signed certificate; data in memory)"
         )
     if SMTP.port is not None:
         lines.append(f"Mail (SMTP)     {SMTP.host}:{SMTP.port}  (mail in .var/smtp/mail)")

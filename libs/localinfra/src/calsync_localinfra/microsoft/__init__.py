@@ -75,7 +75,7 @@ class LocalMicrosoft:
         self.base_dir.mkdir(parents=True, exist_ok=True)
         cert, key = self.base_dir / "cert.pem", self.base_dir / "key.pem"
         if not cert.exists():
-            _self_signed(cert, key, self.host)
+            self_signed(cert, key, self.host, "localhost")
         port = self._port or free_port(self.host)
         argv = [sys.executable, "-m", "calsync_localinfra.microsoft", "--host", self.host]
         argv += ["--port", str(port), "--cert", str(cert), "--key", str(key)]
@@ -160,12 +160,11 @@ class LocalMicrosoft:
         self.stop()
 
 
-def _self_signed(cert_path: Path, key_path: Path, host: str) -> None:
-    """A certificate for the loopback address and ``localhost``, signed by itself (its own CA)."""
+def self_signed(cert_path: Path, key_path: Path, *names: str) -> None:
+    """A certificate for ``names`` (IP addresses or DNS names), signed by itself (its own CA)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "calsync Microsoft stand-in")])
     now = dt.datetime.now(dt.UTC)
-    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(host))]
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -174,10 +173,11 @@ def _self_signed(cert_path: Path, key_path: Path, host: str) -> None:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=825))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.SubjectAlternativeName([_san(n) for n in names]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
+    cert_path.parent.mkdir(parents=True, exist_ok=True)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
         key.private_bytes(
@@ -187,3 +187,10 @@ def _self_signed(cert_path: Path, key_path: Path, host: str) -> None:
         )
     )
     key_path.chmod(0o600)
+
+
+def _san(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
