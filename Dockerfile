@@ -66,6 +66,9 @@ COPY --from=web /web/node_modules /app/web/node_modules
 ENV WEB_ROOT=/app/web
 WORKDIR /app
 
+# Where compose's Microsoft stand-in keeps its certificate (a named volume takes this owner).
+RUN mkdir /certs && chown 10001:10001 /certs
+
 # Numeric, so Kubernetes' runAsNonRoot can verify it.
 USER 10001:10001
 EXPOSE 8000

@@ -166,7 +166,11 @@ def main() -> int:
             extra = {
                 "radicale": radicale_state(radicale),
                 "google": {"url": google.url, "account": DEMO_GOOGLE_ACCOUNT},
-                "microsoft": {"url": microsoft.url, "account": DEMO_MICROSOFT_ACCOUNT},
+                "microsoft": {
+                    "url": microsoft.url,
+                    "account": DEMO_MICROSOFT_ACCOUNT,
+                    "ca_file": microsoft.ca_file,
+                },
                 "smtp": smtp,
                 "pids": {child.name: child.pid for child in supervisor.children},
                 "ssrf_allow": sync_env["SSRF_ALLOW"],

@@ -60,9 +60,13 @@ DEPLOY_README = REPO / "deploy" / "README.md"
 K8S_IMAGE = "calsync"
 TOPICS_ADMIN_MODULE = "calsync_platform.topics_admin"
 GOOGLE_STAND_IN_MODULE = "calsync_localinfra.google"
-LOCAL_STAND_INS = frozenset({GOOGLE_STAND_IN_MODULE})
-"""Dev-only stand-ins for outside systems (docker compose only, never deploy/k8s): configured by
-command-line arguments, not by a settings class."""
+MICROSOFT_STAND_IN_MODULE = "calsync_localinfra.microsoft"
+MICROSOFT_CERT_MODULE = "calsync_localinfra.microsoft.make_cert"
+LOCAL_STAND_INS = frozenset(
+    {GOOGLE_STAND_IN_MODULE, MICROSOFT_STAND_IN_MODULE, MICROSOFT_CERT_MODULE}
+)
+"""Dev-only stand-ins for outside systems and their one-shot helpers (docker compose only, never
+deploy/k8s): configured by command-line arguments, not by a settings class."""
 TOPIC_NAME = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+\.v\d+(\.dlq)?$")
 
 PARTITIONS = {spec.name: spec.partitions for spec in all_topic_specs()}
@@ -438,11 +442,19 @@ def autoscaler_targets() -> dict[str, list[str]]:
 
 @cache
 def faststream_app(package: str) -> Any | None:
-    """``<package>.app.create_app()`` when the service is a FastStream app on ServiceSettings
-    (creating it connects to nothing)."""
-    if settings_class(package) is not ServiceSettings or not runnable(f"{package}.app"):
+    """``<package>.app.create_app(settings)`` when the service is a FastStream app (creating it
+    connects to nothing). A service with a settings class of its own gets the settings compose
+    gives it (its dev values); the others the shared ``ServiceSettings``."""
+    if not runnable(f"{package}.app"):
         return None
-    app = importlib.import_module(f"{package}.app").create_app(ServiceSettings())
+    cls = settings_class(package)
+    if cls is ServiceSettings:
+        settings: BaseSettings = ServiceSettings()
+    else:
+        _, svc = compose_service_running(package)
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            settings = instantiate(cls, compose_env(svc), monkeypatch)
+    app = importlib.import_module(f"{package}.app").create_app(settings)
     return app if hasattr(app, "broker") and hasattr(app, "routes") else None
 
 
@@ -587,12 +599,48 @@ def test_compose_dev_secrets_are_marked_and_valid():
         assert env.get("ENVIRONMENT", "dev") != "prod", (
             f"{name}: dev-only secrets with ENVIRONMENT=prod"
         )
-        for key in ("JWT_SECRET", "POSTGRES_PASSWORD", "DATABASE_URL", "GOOGLE_CLIENT_SECRET"):
+        secrets = ("JWT_SECRET", "POSTGRES_PASSWORD", "DATABASE_URL", "GOOGLE_CLIENT_SECRET")
+        for key in (*secrets, "MICROSOFT_CLIENT_SECRET"):
             if key in env:
                 assert "dev-only" in env[key], f"{name}: {key} is not visibly a dev-only value"
         if "SECRETS_KEY" in env:
             Fernet(env["SECRETS_KEY"].encode())  # a valid key, or crm-api could not start
             assert b"dev-only" in base64.urlsafe_b64decode(env["SECRETS_KEY"])
+
+
+def stand_in_options(svc: Mapping[str, Any]) -> dict[str, str]:
+    """``--option value`` pairs after ``python -m <module>`` (a stand-in's configuration)."""
+    argv = command_argv(svc["command"])
+    return dict(zip(argv[3::2], argv[4::2], strict=True))
+
+
+def published_ports(svc: Mapping[str, Any]) -> dict[int, tuple[str | None, int]]:
+    """Container port -> (host address or None for every address, host port)."""
+    published: dict[int, tuple[str | None, int]] = {}
+    for mapping in svc.get("ports", []):
+        parts = resolve_interpolation(str(mapping)).split("/")[0].split(":")
+        address = parts[-3] if len(parts) == 3 else None
+        published[int(parts[-1])] = (address, int(parts[-2]))
+    return published
+
+
+def volume_mounts(svc: Mapping[str, Any]) -> dict[str, tuple[str, bool]]:
+    """Mount path -> (named volume or host path, read-only), from either syntax."""
+    mounts: dict[str, tuple[str, bool]] = {}
+    for volume in svc.get("volumes", []):
+        if isinstance(volume, str):
+            source, target, *mode = volume.split(":")
+            read_only = bool(mode) and "ro" in mode[0].split(",")
+        else:
+            source, target = volume["source"], volume["target"]
+            read_only = bool(volume.get("read_only", False))
+        assert target not in mounts, f"two volumes on {target}"
+        mounts[target] = (source, read_only)
+    return mounts
+
+
+def served_get_paths(app: Any) -> set[str]:
+    return {r.path for r in app.routes if "GET" in getattr(r, "methods", set())}
 
 
 def test_compose_google_stand_in_serves_sync_google():
@@ -605,8 +653,7 @@ def test_compose_google_stand_in_serves_sync_google():
 
     name, standin = compose_service_running(GOOGLE_STAND_IN_MODULE)
     assert not compose_env(standin), f"{name} is configured by its arguments"
-    argv = command_argv(standin["command"])
-    options = dict(zip(argv[3::2], argv[4::2], strict=True))
+    options = stand_in_options(standin)
     assert options["--host"] == "0.0.0.0", f"{name} must listen beyond its own loopback"
     port = int(options["--port"])
     google_name, google = compose_service_running("sync_google")
@@ -617,10 +664,7 @@ def test_compose_google_stand_in_serves_sync_google():
     inside.host = name
     assert env["GOOGLE_API_ENDPOINT"] == inside.api_endpoint
     assert env["GOOGLE_TOKEN_URI"] == inside.token_uri
-    published = {}
-    for mapping in standin.get("ports", []):
-        parts = resolve_interpolation(str(mapping)).split(":")
-        published[int(parts[-1])] = int(parts[-2])
+    published = {port_: host_port for port_, (_, host_port) in published_ports(standin).items()}
     auth = urlsplit(env["GOOGLE_AUTH_URI"])
     assert auth.hostname in ("localhost", "127.0.0.1"), "the browser opens it, on the host"
     assert auth.port == published.get(port), f"{name} must publish :{port} on {auth.port}"
@@ -630,8 +674,69 @@ def test_compose_google_stand_in_serves_sync_google():
     urls = HEALTH_URL.findall(" ".join(standin["healthcheck"]["test"]))
     assert [int(p) for p, _ in urls] == [port]
     app = create_app(GoogleState(options["--client-id"], options["--client-secret"]))
-    served = {r.path for r in app.routes if "GET" in getattr(r, "methods", set())}
-    assert urls[0][1] in served
+    assert urls[0][1] in served_get_paths(app)
+
+
+def test_compose_microsoft_stand_in_serves_sync_exchange():
+    """sync-exchange's app registration is the one the stand-in knows; its Microsoft addresses
+    reach the stand-in by the compose network's name, over HTTPS with the certificate the
+    one-shot made for that name, which both mount read-only and sync-exchange trusts.
+
+    The authorize URL the browser opens is built from MICROSOFT_AUTHORITY, so it names the
+    compose host too (docker-compose.yml, deploy/README.md): only its publishing is checked."""
+    from calsync_localinfra.microsoft import LocalMicrosoft
+    from calsync_localinfra.microsoft.api import create_app
+    from calsync_localinfra.microsoft.store import MicrosoftState
+
+    services_ = compose_services()
+    name, standin = compose_service_running(MICROSOFT_STAND_IN_MODULE)
+    assert not compose_env(standin), f"{name} is configured by its arguments"
+    options = stand_in_options(standin)
+    assert options["--host"] == "0.0.0.0", f"{name} must listen beyond its own loopback"
+    port = int(options["--port"])
+    exchange_name, exchange = compose_service_running("sync_exchange")
+    env = compose_env(exchange)
+    assert env["MICROSOFT_CLIENT_ID"] == options["--client-id"]
+    assert env["MICROSOFT_CLIENT_SECRET"] == options["--client-secret"]
+    inside = LocalMicrosoft(REPO, port=port)
+    inside.host = name
+    assert env["MICROSOFT_AUTHORITY"] == inside.authority
+    assert env["MICROSOFT_GRAPH_ENDPOINT"] == inside.graph_endpoint
+    assert urlsplit(env["MICROSOFT_AUTHORITY"]).scheme == "https", "MSAL talks only HTTPS"
+    assert name in exchange.get("depends_on", {}), f"{exchange_name} could start before {name}"
+
+    # The certificate: made by the one-shot into a named volume, for the stand-in's names.
+    cert_name, maker = compose_service_running(MICROSOFT_CERT_MODULE)
+    assert maker.get("restart") == "no", f"{cert_name} is a one-shot"
+    cert_dir, *hosts = command_argv(maker["command"])[3:]
+    assert name in hosts, f"the certificate must be valid for {name}, the address used"
+    assert "localhost" in hosts, f"the certificate must be valid for {name}'s healthcheck"
+    volume, read_only = volume_mounts(maker)[cert_dir]
+    assert not read_only, f"{cert_name} writes into {cert_dir}"
+    assert volume in (compose().get("volumes") or {}), f"{volume} is not a named volume"
+    cert_file, key_file = f"{cert_dir}/cert.pem", f"{cert_dir}/key.pem"
+    assert (options["--cert"], options["--key"]) == (cert_file, key_file)
+    assert env["MICROSOFT_CA_FILE"] == cert_file, f"{exchange_name} trusts exactly that one"
+    for user, svc in ((name, standin), (exchange_name, exchange)):
+        assert volume_mounts(svc).get(cert_dir) == (volume, True), (
+            f"{user} must mount {volume} read-only at {cert_dir}"
+        )
+        assert cert_name in svc.get("depends_on", {}), f"{user} could start before {cert_name}"
+
+    # Published on the host's loopback only; its healthcheck asks for a page it serves, over
+    # HTTPS, trusting that certificate.
+    assert published_ports(standin).get(port, (None, 0))[0] == "127.0.0.1"
+    test = " ".join(standin["healthcheck"]["test"])
+    urls = HEALTH_URL.findall(test)
+    assert [int(p) for p, _ in urls] == [port]
+    assert f"https://localhost:{port}/" in test
+    assert f"cafile='{cert_file}'" in test
+    app = create_app(MicrosoftState(options["--client-id"], options["--client-secret"]))
+    assert urls[0][1] in served_get_paths(app)
+    # Nothing else uses the dev-only certificate.
+    for other, svc in services_.items():
+        if other not in (name, exchange_name, cert_name):
+            assert volume not in {v for v, _ in volume_mounts(svc).values()}, other
 
 
 # === tests: ports, healthchecks and probes =======================================================
@@ -834,8 +939,8 @@ def _target(name: str) -> Service:
 
 
 CONSUMING_SCALED = sorted(n for n in scaled_objects() if subscribed(_target(n).package))
-"""The notifier's ScaledObject watches the invitations topic its issue-4 consumer will read; it
-has no subscriber yet, so only the services that consume today are compared."""
+"""A ScaledObject may watch the topic a service will consume before it has a subscriber (as the
+notifier's once did): only the services that consume today are compared."""
 
 
 @pytest.mark.parametrize("name", CONSUMING_SCALED)

@@ -184,6 +184,6 @@ async def test_cancelling_at_google_says_so_and_connects_nothing(
     await page.get_by_role("button", name="Cancel").click()
     await expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=15_000)
     await expect(page.get_by_role("dialog").locator("#ce-form")).to_have_text(
-        "Google was not given access, so nothing was connected."
+        "Access was not given, so nothing was connected."
     )
     assert (await api.get(f"/users/{gus}/calendar-connection")).status_code == 404

@@ -35,13 +35,17 @@ async def browser() -> AsyncIterator[Browser]:
 
 @contextlib.asynccontextmanager
 async def page_of(
-    stack, browser: Browser, timezone_id: str = "UTC"
+    stack, browser: Browser, timezone_id: str = "UTC", accept_stand_in_certificate: bool = False
 ) -> AsyncIterator[tuple[Page, httpx.AsyncClient]]:
     """The page signed in as a new tenant's administrator, in a browser whose clock is in
-    ``timezone_id``; and an API client for the same caller. Fails if the page threw."""
+    ``timezone_id``; and an API client for the same caller. Fails if the page threw.
+    ``accept_stand_in_certificate``: the Microsoft stand-in's self-signed certificate is
+    accepted, as a user of ``make run`` accepts it once in their browser."""
     _, _, token = await stack.isolated_admin()
     context = await browser.new_context(
-        timezone_id=timezone_id, viewport={"width": 1400, "height": 900}
+        timezone_id=timezone_id,
+        viewport={"width": 1400, "height": 900},
+        ignore_https_errors=accept_stand_in_certificate,
     )
     page = await context.new_page()
     api = httpx.AsyncClient(

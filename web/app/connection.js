@@ -63,7 +63,7 @@ async function openConnection(userId) {
     Object.assign(radio, {type: "radio", name: "provider", value: provider.provider});
     radio.disabled = !provider.available;
     radio.checked = provider.provider === "caldav";
-    radio.addEventListener("change", showProviderFields); // google_connect.js
+    radio.addEventListener("change", showProviderFields); // sign_in.js
     const text = t(provider.provider) + (provider.available ? "" : ` (${t("notAvailable")})`);
     label.append(radio, document.createTextNode(" " + text));
     box.append(label);
@@ -90,9 +90,9 @@ async function showConnectionOf() {
   document.getElementById("disconnect").hidden = !current;
   const radio = connectionForm.querySelector(`input[name=provider][value=${current ? current.provider : "caldav"}]`);
   if (radio && !radio.disabled) radio.checked = true;
-  showProviderFields(); // google_connect.js
+  showProviderFields(); // sign_in.js
   await showConnectionSettings(current); // connection_settings.js
-  if (current && current.provider === "google") await showAccountCalendars(); // google_connect.js
+  if (current && SIGNED_IN.includes(current.provider)) await showAccountCalendars(); // sign_in.js
 }
 
 connectionUser.addEventListener("change", showConnectionOf);

@@ -13,7 +13,7 @@ async function start() {
   createCalendar();
   for (const id of ["new-meeting", "open-connection"]) document.getElementById(id).disabled = false;
   await askForSync(state.me.id, "page_load"); // a page load asks for a sync (the indicator shows it)
-  await resumeSignIn(); // google_connect.js: back from signing in at Google
+  await resumeSignIn(); // sign_in.js: back from signing in at the provider
   document.body.dataset.ready = "true"; // loaded and drawn: for scripts and tests driving the page
   // The indicator (and the calendar) follow state changes by themselves; the calendar is not
   // redrawn under a pointer that is dragging or selecting, nor behind an open dialog.

@@ -37,7 +37,7 @@ def start(request: OAuthStart, app: AppRegistration, endpoints: MicrosoftEndpoin
     session = _session(app, endpoints, request.redirect_uri)
     challenge = _s256(request.code_verifier.get_secret_value())
     url, _ = session.authorization_url(
-        endpoints.authority + "/oauth2/v2.0/authorize",
+        endpoints.browser_authority + "/oauth2/v2.0/authorize",
         state=request.state,
         code_challenge=challenge,
         code_challenge_method="S256",

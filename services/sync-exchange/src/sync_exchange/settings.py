@@ -17,6 +17,9 @@ class Settings(SyncServiceSettings):
     microsoft_client_id: str
     microsoft_client_secret: SecretStr
     microsoft_authority: str = MICROSOFT.authority
+    microsoft_sign_in_authority: str | None = None
+    """Where browsers reach the authority, when not where this service does (a stand-in in
+    compose); unset: ``microsoft_authority``."""
     microsoft_graph_endpoint: str = MICROSOFT.graph
     microsoft_ca_file: str | None = None
     """A certificate to trust for a stand-in (self-signed). Refused in production."""
@@ -36,5 +39,8 @@ class Settings(SyncServiceSettings):
     @property
     def endpoints(self) -> MicrosoftEndpoints:
         return MicrosoftEndpoints(
-            self.microsoft_authority, self.microsoft_graph_endpoint, self.microsoft_ca_file
+            self.microsoft_authority,
+            self.microsoft_graph_endpoint,
+            self.microsoft_ca_file,
+            self.microsoft_sign_in_authority,
         )

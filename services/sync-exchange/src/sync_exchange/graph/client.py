@@ -42,6 +42,12 @@ class MicrosoftEndpoints:
     graph: str = "https://graph.microsoft.com/v1.0/"
     ca_file: str | None = None
     """A certificate to trust (the stand-in's, self-signed); None: the system's."""
+    sign_in_authority: str | None = None
+    """The authority as browsers reach it, when not as this service does."""
+
+    @property
+    def browser_authority(self) -> str:
+        return self.sign_in_authority or self.authority
 
     def verify(self) -> ssl.SSLContext | bool:
         return ssl.create_default_context(cafile=self.ca_file) if self.ca_file else True
