@@ -8,7 +8,7 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
 import httpx
@@ -23,9 +23,9 @@ from calsync_contracts.internal import (
     ProbeRequest,
     ProbeVerdict,
 )
-from calsync_contracts.meeting import MeetingSnapshot, Participant, TimedSpan
+from calsync_contracts.meeting import AllDaySpan, MeetingSnapshot, Participant, TimedSpan
 from calsync_localinfra.microsoft import LocalMicrosoft
-from sync_core.errors import AuthError, CursorInvalid, TemporaryError
+from sync_core.errors import AuthError, CursorInvalid, PreconditionFailed, TemporaryError
 from sync_core.ports import OutboundEvent
 from sync_core.window import SyncWindow
 from sync_exchange import oauth
@@ -171,3 +171,136 @@ async def test_a_cancellation_is_mailed_by_exchange_only_when_asked(
     assert told.external_id in mailed
     assert quiet.external_id not in mailed
     assert await account.port.fetch(account.calendar_id, told.external_id) is None
+
+
+async def outlook(microsoft: LocalMicrosoft, email: str) -> httpx.AsyncClient:
+    """Another program of the user's (Outlook) with its own grant."""
+    app, endpoints = registration(microsoft)
+    token = await access_token(await asyncio.to_thread(microsoft.grant, email), app, endpoints)
+    return graph_http(token, endpoints)
+
+
+async def test_an_all_day_event_made_in_berlin_keeps_its_dates(
+    account: Account, microsoft: LocalMicrosoft
+) -> None:
+    """Graph answers in UTC, where a Berlin all-day event starts the evening before."""
+    async with await outlook(microsoft, account.email) as other:
+        made = await other.post(
+            f"me/calendars/{account.calendar_id}/events",
+            json={
+                "subject": "Fair",
+                "isAllDay": True,
+                "start": {"dateTime": "2026-12-15T00:00:00", "timeZone": "Europe/Berlin"},
+                "end": {"dateTime": "2026-12-16T00:00:00", "timeZone": "Europe/Berlin"},
+            },
+        )
+        assert made.status_code == 201, made.text
+    item = await account.port.fetch(account.calendar_id, made.json()["id"])
+    assert item is not None
+    assert item.fields is not None
+    assert item.fields.time == AllDaySpan(
+        start_date=date(2026, 12, 15), end_date=date(2026, 12, 16)
+    )
+
+
+async def test_an_event_moved_out_of_the_window_is_changed_not_deleted(
+    account: Account, microsoft: LocalMicrosoft
+) -> None:
+    """Graph reports it as @removed; only a deleted event is a deletion (sync-lessons §3)."""
+    moved = await account.port.create(account.calendar_id, OutboundEvent(meeting("Moving")))
+    gone = await account.port.create(account.calendar_id, OutboundEvent(meeting("Going")))
+    listing = await account.port.list_window(account.calendar_id, WINDOW, {})
+    assert listing.cursor is not None
+    far = NOW + timedelta(days=800)
+    async with await outlook(microsoft, account.email) as other:
+        times = {
+            "start": {"dateTime": far.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "end": {
+                "dateTime": (far + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S"),
+                "timeZone": "UTC",
+            },
+        }
+        assert (await other.patch(f"me/events/{moved.external_id}", json=times)).is_success
+        assert (await other.delete(f"me/events/{gone.external_id}")).is_success
+    batch = await account.port.changes_since(account.calendar_id, listing.cursor)
+    assert batch.deleted == [gone.external_id]
+    [item] = batch.changed
+    assert item.external_id == moved.external_id
+
+
+async def test_a_delta_round_from_an_earlier_day_starts_over(account: Account) -> None:
+    """Its window is yesterday's: meetings entering today's window would be missed."""
+    listing = await account.port.list_window(account.calendar_id, WINDOW, {})
+    assert listing.cursor is not None
+    tomorrow = GraphCalendar(account.port.graph, today=lambda: "20991231")
+    with pytest.raises(CursorInvalid):
+        await tomorrow.changes_since(account.calendar_id, listing.cursor)
+
+
+async def test_a_cancellation_goes_out_only_for_an_unchanged_event_we_organise(
+    account: Account, microsoft: LocalMicrosoft
+) -> None:
+    ann = [Participant(kind="external", email="ann@example.com")]
+    edited = await account.port.create(
+        account.calendar_id, OutboundEvent(meeting("Edited", participants=ann))
+    )
+    invited = await asyncio.to_thread(
+        microsoft.put_raw,
+        account.calendar_id,
+        {
+            "subject": "Their meeting",
+            "isOrganizer": False,
+            "attendees": [{"emailAddress": {"address": account.email}, "type": "required"}],
+        },
+    )
+    async with await outlook(microsoft, account.email) as other:
+        assert (
+            await other.patch(f"me/events/{edited.external_id}", json={"subject": "Outlook edit"})
+        ).is_success
+    with pytest.raises(PreconditionFailed):  # edited in Outlook: the engine's merge decides
+        await account.port.delete(
+            account.calendar_id, edited.external_id, edited.version_tag, notify_guests=True
+        )
+    await account.port.delete(  # not ours to cancel: removed from this calendar, nobody mailed
+        account.calendar_id, invited["id"], invited["@odata.etag"], notify_guests=True
+    )
+    assert await account.port.fetch(account.calendar_id, invited["id"]) is None
+    assert invited["id"] not in [m["event"] for m in await asyncio.to_thread(microsoft.mailed)]
+
+
+async def test_a_first_create_is_not_mistaken_for_a_retry(account: Account) -> None:
+    """Exchange answers guests as not responded yet: the CRM's answers must not make the first
+    write look like someone else's event (which the engine would import over the meeting)."""
+    accepted = [Participant(kind="external", email="bo@example.com", response="accepted")]
+    written = await account.port.create(
+        account.calendar_id, OutboundEvent(meeting("Accepted already", participants=accepted))
+    )
+    assert written.version_tag
+
+
+async def test_an_update_sends_only_what_changed_and_keeps_rooms_and_answers(
+    account: Account, microsoft: LocalMicrosoft
+) -> None:
+    ann = [Participant(kind="external", email="ann@example.com")]
+    m = meeting("Planning", participants=ann)
+    written = await account.port.create(account.calendar_id, OutboundEvent(m))
+    theirs = [
+        {
+            "emailAddress": {"address": "ann@example.com"},
+            "type": "optional",
+            "status": {"response": "accepted"},
+        },
+        {"emailAddress": {"address": "room-4@contoso.test"}, "type": "resource"},
+    ]
+    async with await outlook(microsoft, account.email) as other:
+        answered = await other.patch(f"me/events/{written.external_id}", json={"attendees": theirs})
+        assert answered.is_success
+        before = answered.json()
+        renamed = m.model_copy(update={"version": 2, "subject": "Planning, renamed"})
+        await account.port.update(
+            account.calendar_id, written.external_id, OutboundEvent(renamed), before["@odata.etag"]
+        )
+        after = (await other.get(f"me/events/{written.external_id}")).json()
+    assert after["subject"] == "Planning, renamed"
+    assert after["attendees"] == theirs  # not rewritten: no new invitations, answers kept
+    assert after["start"] == before["start"]

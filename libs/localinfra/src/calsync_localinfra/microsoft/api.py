@@ -129,7 +129,7 @@ def create_app(state: MicrosoftState) -> FastAPI:
         """The organizer cancels: the attendees are mailed and the event goes."""
         with state.locked():
             calendar = state.calendar_of_event(state.user_of(authorization), event_id)
-            events.delete(calendar, event_id, None)
+            events.cancel(calendar, event_id)
             state.mailed.append({"calendar": calendar.id, "event": event_id, "kind": "cancel"})
         return Response(status_code=202)
 

@@ -11,7 +11,8 @@ incremental changes to events in a calendar view", "Use the delta query"):
   and ``timeZone``; ``originalStartTimeZone`` keeps the zone the event was made in;
 - ``calendarView/delta``: pages with ``@odata.nextLink`` (``$skiptoken``), the last with
   ``@odata.deltaLink`` (``$deltatoken``); a round with a delta token gives what changed and
-  ``{"id", "@removed": {"reason": "deleted"}}`` for what went; a token no longer valid answers
+  ``{"id", "@removed": {"reason": "deleted"}}`` for what went, and also for what moved out of
+  (or was made outside) the round's window; a token no longer valid answers
   410 ``SyncStateNotFound``; ``Prefer: odata.maxpagesize`` sets the page size.
 Not kept: recurring series (Graph expands them into occurrences in a calendar view; this
 stand-in stores single events only).
@@ -53,6 +54,7 @@ def create(calendar: Calendar, body: Event) -> Event:
         "showAs": "busy",
         "sensitivity": "normal",
         "organizer": {"emailAddress": {"name": calendar.owner, "address": calendar.owner}},
+        "isOrganizer": True,
     }
     event |= _fields(body)
     _check_times(event)
@@ -65,6 +67,13 @@ def update(calendar: Calendar, event_id: str, body: Event, if_match: str | None)
     changed = {**current, **_fields(body)}
     _check_times(changed)
     return _store(calendar, changed)
+
+
+def cancel(calendar: Calendar, event_id: str) -> None:
+    """The organizer's cancel (it mails the attendees); an attendee may not (400)."""
+    if not get(calendar, event_id).get("isOrganizer", False):
+        raise GraphError(400, "ErrorAccessDenied", "You need to be an organizer to cancel.")
+    delete(calendar, event_id, None)
 
 
 def delete(calendar: Calendar, event_id: str, if_match: str | None) -> None:
@@ -147,6 +156,8 @@ def _changes(calendar: Calendar, state: Event) -> list[tuple[int, Event]]:
             event = calendar.events[event_id]
             if _overlaps(event, start, end):
                 found.append((seq, shown(event)))
+            elif since:  # changed to (or made) outside the round's window: Graph says "removed"
+                found.append((seq, {"id": event_id, "@removed": {"reason": "deleted"}}))
     if since:
         for event_id, seq in calendar.removed_at.items():
             if since < seq <= upto and seq > after:
@@ -190,12 +201,20 @@ def _check_times(event: Event) -> None:
         raise GraphError(400, "ErrorInvalidRequest", "Start and end are required.")
     if end < start:
         raise GraphError(400, "ErrorInvalidRequest", "The end is before the start.")
+    local = start.astimezone(_zone(str(event.get("originalStartTimeZone") or "UTC")))
     if event.get("isAllDay") and (
-        (start.hour, start.minute) != (0, 0) or (end - start) % timedelta(days=1)
+        (local.hour, local.minute) != (0, 0) or (end - start) % timedelta(days=1)
     ):
         raise GraphError(
             400, "ErrorInvalidRequest", "An all-day event starts and ends at midnight."
         )
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        return ZoneInfo("UTC")
 
 
 def _check_match(current: Event, if_match: str | None) -> None:

@@ -148,6 +148,8 @@ async def save(
     connection.server_url = account.server_url
     connection.account = account.username
     connection.auth_kind = account.auth_kind.value
+    if _provider_always_sends(connection):
+        connection.invitation_sender = "provider"  # never both, whatever the request said
     connection.encrypted_secret = box.seal(account.secret.get_secret_value())
     connection.calendar_names = {c.id: c.name for c in result.calendars}
     connection.state = "pending"

@@ -1,45 +1,69 @@
 """``sync_core.ports.CalendarPort`` for one Exchange Online account through Microsoft Graph. A
 calendar id is Graph's calendar id; an external id is an event id.
 
-Cursors are ``delta:<$deltatoken>`` of the calendar view's delta query ("Get incremental
-changes to events in a calendar view"): the window is fixed by the listing that started the
-round, and every later round asks only for what changed. A calendar view lists a recurring
-series as its occurrences: each is an item of its own here (an edited occurrence is simply
-an edited item), which the CRM shows as separate meetings.
+Cursors are ``delta:<day>:<$deltatoken>`` of the calendar view's delta query ("Get incremental
+changes to events in a calendar view"). A delta round keeps the window of the listing that
+began it, so a cursor from an earlier day is refused (CursorInvalid): the engine lists again
+with today's window, and meetings entering the window are not missed. Graph names as
+``@removed`` both deleted events and events moved out of (or made outside) the window: each is
+read before being called deleted (a meeting rescheduled past the window is not a deletion).
+
+A calendar view lists a recurring series as its occurrences: each is an item of its own here,
+which the CRM shows as a meeting of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sync_core.errors import AlreadyExists, CursorInvalid, PreconditionFailed, UnreadableItem
 from sync_core.items import ChangeBatch, Listing, ProviderItem, WriteResult
 from sync_core.ports import OutboundEvent
-from sync_core.views import meeting_view, provider_view
+from sync_core.views import time_view
 from sync_core.window import SyncWindow
 from sync_exchange.graph.client import Graph, Missing
-from sync_exchange.graph.mapping import CRM_PROPERTY_ID, GraphEvent, crm_id_of, parse, render
+from sync_exchange.graph.mapping import (
+    CRM_PROPERTY_ID,
+    GraphEvent,
+    changed_fields,
+    crm_id_of,
+    parse,
+    render,
+)
 
 DELTA = "delta:"
 PAGE_SIZE = 500
+TEXT = {"Prefer": 'outlook.body-content-type="text"'}
 READ = {"Prefer": f'outlook.body-content-type="text", odata.maxpagesize={PAGE_SIZE}'}
+EXPAND = {"$expand": f"singleValueExtendedProperties($filter=id eq '{CRM_PROPERTY_ID}')"}
 
 
 class GraphCalendar:
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, today: Any = None) -> None:
         self.graph = graph
+        self._today = today or (lambda: datetime.now(UTC).strftime("%Y%m%d"))
 
     # --- reading ------------------------------------------------------------------------------
 
     async def changes_since(self, calendar_id: str, cursor: str) -> ChangeBatch:
-        if not cursor.startswith(DELTA):
-            raise CursorInvalid("not a Graph delta token")
-        url = self._view(calendar_id)
-        events, token = await self._round(url, {"$deltatoken": cursor.removeprefix(DELTA)})
-        gone = [str(e["id"]) for e in events if "@removed" in e]
+        day, _, token = cursor.removeprefix(DELTA).partition(":")
+        if not cursor.startswith(DELTA) or not token:
+            raise CursorInvalid("not a Graph delta cursor")
+        if day != self._today():
+            raise CursorInvalid("the sync window has moved since this delta round began")
+        events, following = await self._round(self._view(calendar_id), {"$deltatoken": token})
         changed = [_item(e) for e in events if "@removed" not in e]
-        return ChangeBatch(changed, gone, DELTA + token if token else None)
+        deleted = []
+        for removed in [str(e["id"]) for e in events if "@removed" in e]:
+            still = await self._get(removed)
+            if still is None:
+                deleted.append(removed)
+            else:
+                changed.append(_item(still))  # moved out of the window: not a deletion
+        return ChangeBatch(changed, deleted, self._cursor(following))
 
     async def list_window(
         self, calendar_id: str, window: SyncWindow, known: Mapping[str, str | None]
@@ -49,17 +73,20 @@ class GraphCalendar:
         items = [_item(e) for e in events if "@removed" not in e]
         unchanged = [i.external_id for i in items if known.get(i.external_id) == i.version_tag]
         fresh = [i for i in items if i.external_id not in unchanged]
-        return Listing(fresh, unchanged, DELTA + token if token else None)
+        return Listing(fresh, unchanged, self._cursor(token))
 
     async def fetch(self, calendar_id: str, external_id: str) -> ProviderItem | None:
-        expand = f"singleValueExtendedProperties($filter=id eq '{CRM_PROPERTY_ID}')"
+        event = await self._get(external_id)
+        return None if event is None else _item(event)
+
+    async def _get(self, event_id: str) -> GraphEvent | None:
         try:
-            event = await self.graph.call(
-                "GET", f"me/events/{external_id}", params={"$expand": expand}, headers=READ
+            found: GraphEvent = await self.graph.call(
+                "GET", f"me/events/{event_id}", params=EXPAND, headers=TEXT
             )
         except Missing:
             return None
-        return _item(event)
+        return found
 
     async def _round(self, url: str, params: dict[str, str]) -> tuple[list[GraphEvent], str]:
         """Every page of one delta round; the delta token comes with the last."""
@@ -75,29 +102,45 @@ class GraphCalendar:
     def _view(self, calendar_id: str) -> str:
         return f"me/calendars/{calendar_id}/calendarView/delta"
 
+    def _cursor(self, token: str) -> str | None:
+        return f"{DELTA}{self._today()}:{token}" if token else None
+
     # --- writing ------------------------------------------------------------------------------
 
     async def create(self, calendar_id: str, event: OutboundEvent) -> WriteResult:
         """``transactionId`` (the meeting's id) makes a retried POST answer the event the first
-        one made, never a second event. That event is this write's result when it holds what we
-        sent; one edited since (in Exchange, or a newer version of the meeting) is reported as
-        AlreadyExists, and the engine fetches and merges it."""
+        one made, never a second event. That event is this write's result when it still has
+        the subject and time we sent; one edited since (in Outlook, or a newer version of the
+        meeting) is reported as AlreadyExists, and the engine fetches and merges it. (Guests'
+        answers and the body's format are Exchange's: not compared.)"""
         body = render(event, create=True)
-        created = await self.graph.call("POST", f"me/calendars/{calendar_id}/events", json=body)
+        created = await self.graph.call(
+            "POST", f"me/calendars/{calendar_id}/events", json=body, headers=TEXT
+        )
         item = _item(created)
-        if item.fields is None or provider_view(item.fields) != meeting_view(event.meeting):
+        meeting = event.meeting
+        same = item.fields is not None and (
+            (item.fields.subject, time_view(item.fields.time))
+            == (meeting.subject, time_view(meeting.time))
+        )
+        if not same:
             raise AlreadyExists(item.external_id)
         return WriteResult(item.external_id, item.version_tag)
 
     async def update(
         self, calendar_id: str, external_id: str, event: OutboundEvent, if_match: str | None
     ) -> WriteResult:
-        try:
-            updated = await self.graph.call(
-                "PATCH", f"me/events/{external_id}", json=render(event), if_match=if_match
-            )
-        except Missing:
-            raise PreconditionFailed(f"{external_id} is gone") from None
+        """Only what changed is sent: rewriting the time (or the attendees) makes Exchange mail
+        everyone again and reset their answers; rooms, optional guests and answers are kept."""
+        current = await self._get(external_id)
+        if current is None:
+            raise PreconditionFailed(f"{external_id} is gone")
+        patch = changed_fields(render(event), current)
+        if not patch:
+            return WriteResult(external_id, str(current["@odata.etag"]))
+        updated = await self.graph.call(
+            "PATCH", f"me/events/{external_id}", json=patch, if_match=if_match, headers=TEXT
+        )
         return WriteResult(external_id, str(updated["@odata.etag"]))
 
     async def delete(
@@ -107,12 +150,18 @@ class GraphCalendar:
         if_match: str | None,
         notify_guests: bool = False,
     ) -> None:
-        """``notify_guests``: the organizer's ``cancel`` action, which mails the attendees and
-        deletes the event; a plain DELETE tells no one."""
+        """``notify_guests``: the organizer's ``cancel`` mails the attendees (a plain DELETE
+        tells no one); only an organizer may, and only an unchanged event is cancelled."""
         try:
             if notify_guests:
-                await self.graph.call("POST", f"me/events/{external_id}/cancel", json={})
-                return
+                current = await self._get(external_id)
+                if current is None:
+                    return
+                if if_match and current.get("@odata.etag") != if_match:
+                    raise PreconditionFailed(f"{external_id} changed in Exchange")
+                if current.get("isOrganizer") and current.get("attendees"):
+                    await self.graph.call("POST", f"me/events/{external_id}/cancel", json={})
+                    return
             await self.graph.call("DELETE", f"me/events/{external_id}", if_match=if_match)
         except Missing:
             return

@@ -9,6 +9,7 @@ Graph's "Microsoft Graph error responses" and "throttling guidance": 401 → the
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -63,9 +64,10 @@ class Missing(ProviderError):
     """404 ``ErrorItemNotFound``: the event does not exist (any more)."""
 
 
-def msal_app(
-    app: AppRegistration, endpoints: MicrosoftEndpoints
-) -> msal.ConfidentialClientApplication:
+@functools.cache
+def msal_app(app: AppRegistration, endpoints: MicrosoftEndpoints) -> Any:
+    """One MSAL application per registration and authority for the process (it keeps its HTTP
+    session and the authority's OpenID configuration; a pass must not make its own)."""
     http_client = None
     if endpoints.ca_file:
         # requests lets REQUESTS_CA_BUNDLE override a session's own ``verify``: a session that
@@ -86,8 +88,9 @@ async def access_token(
     refresh_token: str, app: AppRegistration, endpoints: MicrosoftEndpoints
 ) -> str:
     def acquire() -> dict[str, Any]:
-        client = msal_app(app, endpoints)
-        answer: dict[str, Any] = client.acquire_token_by_refresh_token(refresh_token, SCOPES)
+        answer: dict[str, Any] = msal_app(app, endpoints).acquire_token_by_refresh_token(
+            refresh_token, SCOPES
+        )
         return answer
 
     try:

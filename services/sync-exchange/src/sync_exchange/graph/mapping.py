@@ -68,7 +68,6 @@ def render(event: OutboundEvent, *, create: bool = False) -> GraphEvent:
             if p.email
         ],
         "sensitivity": "private" if meeting.private else "normal",
-        "showAs": "tentative" if meeting.status is MeetingStatus.TENTATIVE else "busy",
     }
     if create:
         body["transactionId"] = str(meeting.id)
@@ -144,10 +143,13 @@ def _time(event: GraphEvent) -> MeetingTime:
     begins, ends = _in_zone(start), _in_zone(end)
     if ends < begins:
         raise UnreadableItem("the event ends before it starts")
-    if event.get("isAllDay"):
-        first, last = begins.date(), ends.date()
-        return AllDaySpan(start_date=first, end_date=max(last, first + timedelta(days=1)))
     zone = _iana(str(event.get("originalStartTimeZone") or start.get("timeZone") or "UTC"))
+    if event.get("isAllDay"):
+        # Midnight to midnight in the event's own zone: Graph answers in UTC, where a Berlin
+        # all-day event starts the evening before.
+        local = ZoneInfo(zone)
+        first, last = begins.astimezone(local).date(), ends.astimezone(local).date()
+        return AllDaySpan(start_date=first, end_date=max(last, first + timedelta(days=1)))
     return TimedSpan(start=begins, end=max(ends, begins + timedelta(minutes=1)), timezone=zone)
 
 
@@ -174,11 +176,8 @@ def _text(body: dict[str, Any]) -> str:
 
 
 def _status(event: GraphEvent) -> MeetingStatus:
-    if event.get("isCancelled"):
-        return MeetingStatus.CANCELLED
-    return (
-        MeetingStatus.TENTATIVE if event.get("showAs") == "tentative" else MeetingStatus.CONFIRMED
-    )
+    """``showAs`` is free/busy, not the meeting's status: only a cancelled event differs."""
+    return MeetingStatus.CANCELLED if event.get("isCancelled") else MeetingStatus.CONFIRMED
 
 
 def _attendee(attendee: dict[str, Any]) -> Participant:
@@ -191,3 +190,46 @@ def _attendee(attendee: dict[str, Any]) -> Participant:
         name="" if name == address else str(name),
         response=RESPONSE.get(str(response), ResponseStatus.NEEDS_ACTION),
     )
+
+
+# --- CRM → Graph, an update -----------------------------------------------------------------------
+
+
+def changed_fields(ours: GraphEvent, current: GraphEvent) -> GraphEvent:
+    """The part of ``ours`` (a full ``render``) that differs from the event as it is: Exchange
+    re-invites everyone and resets their answers when the time or the attendee list is written,
+    so an unchanged one is not sent. Attendees keep what Exchange knows of them (optional,
+    their answer) and the rooms booked stay."""
+    patch: GraphEvent = {}
+    if ours["subject"] != current.get("subject", ""):
+        patch["subject"] = ours["subject"]
+    if ours["location"]["displayName"] != (current.get("location") or {}).get("displayName", ""):
+        patch["location"] = ours["location"]
+    if ours["body"]["content"].strip() != _text(current.get("body") or {}).strip():
+        patch["body"] = ours["body"]
+    if ours["sensitivity"] != current.get("sensitivity", "normal"):
+        patch["sensitivity"] = ours["sensitivity"]
+    if _when(ours) != _when(current):
+        patch |= {key: ours[key] for key in ("isAllDay", "start", "end")}
+    theirs = current.get("attendees") or []
+    if _emails(ours["attendees"]) != _emails([a for a in theirs if a.get("type") != "resource"]):
+        patch["attendees"] = _merged(ours["attendees"], theirs)
+    return patch
+
+
+def _when(event: GraphEvent) -> tuple[bool, datetime, datetime]:
+    return (
+        bool(event.get("isAllDay")),
+        _in_zone(event["start"]).astimezone(UTC),
+        _in_zone(event["end"]).astimezone(UTC),
+    )
+
+
+def _emails(attendees: list[GraphEvent]) -> set[str]:
+    return {str((a.get("emailAddress") or {}).get("address", "")).lower() for a in attendees}
+
+
+def _merged(ours: list[GraphEvent], theirs: list[GraphEvent]) -> list[GraphEvent]:
+    known = {str((a.get("emailAddress") or {}).get("address", "")).lower(): a for a in theirs}
+    merged = [known.get(str(a["emailAddress"]["address"]).lower(), a) for a in ours]
+    return merged + [a for a in theirs if a.get("type") == "resource"]
