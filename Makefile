@@ -55,6 +55,7 @@ bench: env ## Run the benchmarks (they print figures)
 	$(PY) -m bench.caldav_sync
 	$(PY) -m bench.caldav_latency
 	$(PY) -m bench.google_sync
+	$(PY) -m bench.graph_sync
 	$(PY) -m bench.invitations
 	$(PY) -m bench.calendar_reads
 
