@@ -86,7 +86,7 @@ class LocalGoogle:
         return str(self._post("_fake/accounts", {"email": email})["id"])
 
     def add_calendar(self, email: str, summary: str) -> str:
-        return str(self._post(f"_fake/accounts/{email}/calendars", {"summary": summary})["id"])
+        return str(self._post(f"_fake/accounts/{email}/calendars", {"name": summary})["id"])
 
     def revoke_account(self, email: str) -> None:
         self._post(f"_fake/accounts/{email}/revoke", None)

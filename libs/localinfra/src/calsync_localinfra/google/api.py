@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from calsync_localinfra.google import events
 from calsync_localinfra.google.store import ApiError, Channel, GoogleState
 from calsync_localinfra.oauth_authority import add_oauth_routes
+from calsync_localinfra.standin_backdoor import add_backdoor_routes
 
 CHANNEL_TTL_SECONDS = 604800  # events.watch's default: one week
 
@@ -176,19 +177,6 @@ def create_app(state: GoogleState) -> FastAPI:
 
     # --- the operator's backdoor ------------------------------------------------------------------
 
-    @app.post("/_fake/accounts")
-    async def add_account(body: Annotated[dict[str, str], Body()]) -> dict[str, str]:
-        return {"id": state.add_account(body["email"]).id}
-
-    @app.post("/_fake/accounts/{email}/calendars")
-    async def add_calendar(email: str, body: Annotated[dict[str, str], Body()]) -> dict[str, str]:
-        return {"id": state.add_calendar(email, body["summary"]).id}
-
-    @app.post("/_fake/accounts/{email}/revoke", status_code=204)
-    async def revoke_account(email: str) -> Response:
-        state.revoke_all(email)
-        return Response(status_code=204)
-
     @app.post("/_fake/calendars/{calendar_id}/raw")
     async def put_raw(calendar_id: str, body: Annotated[dict[str, Any], Body()]) -> Any:
         with state.locked():
@@ -204,42 +192,18 @@ def create_app(state: GoogleState) -> FastAPI:
             calendar = state.calendars[calendar_id]
             return [events.insert(calendar, event)["id"] for event in body]
 
-    @app.post("/_fake/calendars/{calendar_id}/fail-next", status_code=204)
-    async def fail_next(calendar_id: str, body: Annotated[dict[str, Any], Body()]) -> Response:
-        """The next ``count`` API calls on the calendar answer ``status`` with ``reason`` (and
-        ``Retry-After`` when given): Google's rate limits and outages, on demand."""
-        with state.locked():
-            state.failures[calendar_id] = dict(body)
-        return Response(status_code=204)
-
-    @app.post("/_fake/token/fail-next", status_code=204)
-    async def fail_token(body: Annotated[dict[str, int], Body()]) -> Response:
-        """The token endpoint's next ``count`` answers are 503 (an outage at Google)."""
-        with state.locked():
-            state.token_failures = int(body["count"])
-        return Response(status_code=204)
-
     @app.post("/_fake/calendars/{calendar_id}/expire-sync-tokens", status_code=204)
     async def expire(calendar_id: str) -> Response:
         with state.locked():
             events.expire_sync_tokens(state.calendars[calendar_id])
         return Response(status_code=204)
 
-    @app.get("/_fake/mailed")
-    async def mailed() -> list[dict[str, str]]:
-        """The cancellations Google would have mailed to guests (``sendUpdates``)."""
-        with state.locked():
-            return list(state.mailed)
-
     @app.get("/_fake/channels")
     async def channels() -> list[dict[str, Any]]:
         with state.locked():
             return [vars(c) for c in state.channels.values()]
 
-    @app.get("/_fake/stats")
-    async def stats() -> dict[str, int]:
-        return {"requests": state.requests}
-
+    add_backdoor_routes(app, state)
     return app
 
 

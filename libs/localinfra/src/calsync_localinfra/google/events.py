@@ -330,10 +330,10 @@ def _encode(value: dict[str, Any]) -> str:
 def _decode(token: str, gone: bool = False) -> dict[str, Any]:
     try:
         value = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if isinstance(value, dict):
-            return value
     except (ValueError, TypeError):
-        pass
+        value = None
+    if isinstance(value, dict):
+        return value
     if gone:
         raise _sync_gone()
     raise ApiError(400, "invalid", "Invalid page token.")

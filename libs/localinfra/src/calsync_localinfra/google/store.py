@@ -13,7 +13,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from calsync_localinfra.oauth_authority import OAuthAuthority, TokenStyle
+from calsync_localinfra.oauth_authority import TokenStyle
+from calsync_localinfra.standin_backdoor import StandInState
 
 Event = dict[str, Any]
 
@@ -61,13 +62,11 @@ class Calendar:
 GOOGLE_TOKENS = TokenStyle(SCOPE, access_prefix="ya29.", refresh_prefix="1//", code_prefix="4/")
 
 
-class GoogleState(OAuthAuthority):
+class GoogleState(StandInState):
     def __init__(self, client_id: str, client_secret: str) -> None:
         super().__init__(client_id, client_secret, GOOGLE_TOKENS)
         self.calendars: dict[str, Calendar] = {}
         self.channels: dict[str, Channel] = {}
-        self.failures: dict[str, dict[str, Any]] = {}
-        self.mailed: list[dict[str, str]] = []
 
     # --- accounts and calendars (set up by the operator of the stand-in) ------------------------
 
@@ -79,11 +78,11 @@ class GoogleState(OAuthAuthority):
                 self.calendars[email] = Calendar(email, email, email, "#9fe1e7", primary=True)
             return self.calendars[email]
 
-    def add_calendar(self, email: str, summary: str) -> Calendar:
+    def add_calendar(self, email: str, name: str) -> Calendar:
         with self.lock:
             self.add_account(email)
             calendar_id = f"{secrets.token_hex(13)}@group.calendar.google.com"
-            calendar = Calendar(calendar_id, email, summary, "#f83a22")
+            calendar = Calendar(calendar_id, email, name, "#f83a22")
             self.calendars[calendar_id] = calendar
             return calendar
 

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from calsync_localinfra.microsoft import events
 from calsync_localinfra.microsoft.store import Calendar, GraphError, MicrosoftState
 from calsync_localinfra.oauth_authority import add_oauth_routes
+from calsync_localinfra.standin_backdoor import add_backdoor_routes
 
 TENANT = "common"
 
@@ -135,19 +136,6 @@ def create_app(state: MicrosoftState) -> FastAPI:
 
     # --- the operator's backdoor ----------------------------------------------------------------
 
-    @app.post("/_fake/accounts")
-    async def add_account(body: Annotated[dict[str, str], Body()]) -> dict[str, str]:
-        return {"id": state.add_account(body["email"]).id}
-
-    @app.post("/_fake/accounts/{email}/calendars")
-    async def add_calendar(email: str, body: Annotated[dict[str, str], Body()]) -> dict[str, str]:
-        return {"id": state.add_calendar(email, body["name"]).id}
-
-    @app.post("/_fake/accounts/{email}/revoke", status_code=204)
-    async def revoke_account(email: str) -> Response:
-        state.revoke_all(email)
-        return Response(status_code=204)
-
     @app.post("/_fake/calendars/{calendar_id}/raw")
     async def put_raw(calendar_id: str, body: Annotated[dict[str, Any], Body()]) -> Any:
         with state.locked():
@@ -159,21 +147,7 @@ def create_app(state: MicrosoftState) -> FastAPI:
             events.expire_delta_tokens(state.calendars[calendar_id])
         return Response(status_code=204)
 
-    @app.post("/_fake/calendars/{calendar_id}/fail-next", status_code=204)
-    async def fail_next(calendar_id: str, body: Annotated[dict[str, Any], Body()]) -> Response:
-        with state.locked():
-            state.failures[calendar_id] = dict(body)
-        return Response(status_code=204)
-
-    @app.get("/_fake/mailed")
-    async def mailed() -> list[dict[str, str]]:
-        with state.locked():
-            return list(state.mailed)
-
-    @app.get("/_fake/stats")
-    async def stats() -> dict[str, int]:
-        return {"requests": state.requests}
-
+    add_backdoor_routes(app, state)
     return app
 
 

@@ -260,10 +260,10 @@ def _encode(value: Event) -> str:
 def _decode(token: str, gone: bool) -> Event:
     try:
         value = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if isinstance(value, dict):
-            return value
     except (ValueError, TypeError):
-        pass
+        value = None
+    if isinstance(value, dict):
+        return value
     if gone:
         raise _gone()
     raise GraphError(400, "ErrorInvalidParameter", "Invalid skip token.")

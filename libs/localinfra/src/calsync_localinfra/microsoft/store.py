@@ -9,7 +9,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from calsync_localinfra.oauth_authority import OAuthAuthority, TokenStyle
+from calsync_localinfra.oauth_authority import TokenStyle
+from calsync_localinfra.standin_backdoor import StandInState
 
 Event = dict[str, Any]
 SCOPE = "https://graph.microsoft.com/Calendars.ReadWrite https://graph.microsoft.com/User.Read"
@@ -56,12 +57,10 @@ def graph_id() -> str:
     return "AAMkAD" + base64.urlsafe_b64encode(secrets.token_bytes(33)).decode()
 
 
-class MicrosoftState(OAuthAuthority):
+class MicrosoftState(StandInState):
     def __init__(self, client_id: str, client_secret: str) -> None:
         super().__init__(client_id, client_secret, MICROSOFT_TOKENS)
         self.calendars: dict[str, Calendar] = {}
-        self.failures: dict[str, dict[str, Any]] = {}
-        self.mailed: list[dict[str, str]] = []
 
     def add_account(self, email: str) -> Calendar:
         with self.lock:
