@@ -4,7 +4,7 @@ store) with a provider that records what it was asked."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -13,7 +13,15 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from sync_core.errors import TemporaryError
-from sync_runtime.push import Notification, PushConfig, channel_token, keep_channels, webhook_route
+from sync_runtime.push import (
+    Delivery,
+    Handshake,
+    Notification,
+    PushConfig,
+    channel_token,
+    keep_channels,
+    webhook_route,
+)
 from sync_store.migrate import upgrade
 from sync_store.push_channels import PushChannelStore
 
@@ -21,12 +29,15 @@ NOW = datetime(2026, 12, 4, 12, tzinfo=UTC)
 KEY = b"internal-token-for-the-tests-0123456789"
 
 
-def read(headers: dict[str, str]) -> Notification | None:
+def read(headers: Mapping[str, str], query: Mapping[str, str], body: bytes) -> Delivery | None:
+    if "check" in query:
+        return Delivery([], Handshake(query["check"]))
     if "x-channel" not in headers:
         return None
-    return Notification(
+    note = Notification(
         headers["x-channel"], headers.get("x-token", ""), headers.get("x-state") == "sync"
     )
+    return Delivery([note])
 
 
 PUSH = PushConfig("https://sync.example.com/hook", KEY, "/hook", read)
@@ -100,4 +111,6 @@ async def test_the_webhook_asks_for_a_sync_of_the_channels_connection_only(
         unknown = {"x-channel": "nope", "x-token": channel_token(KEY, "nope"), "x-state": "exists"}
         assert (await client.post("/", headers=unknown)).status_code == 200
         assert (await client.post("/", headers={})).status_code == 400
+        checked = await client.post("/?check=echo-me")  # a provider checking the address
+        assert (checked.status_code, checked.text) == (200, "echo-me")
     assert asked == [connection]

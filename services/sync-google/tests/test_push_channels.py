@@ -71,8 +71,9 @@ async def test_a_channel_notifies_changes_until_stopped(
         body = {"summary": "x", "start": {"date": "2026-12-24"}, "end": {"date": "2026-12-25"}}
         await asyncio.to_thread(service.events().insert(calendarId=email, body=body).execute)
         assert await asyncio.to_thread(receiver.states, 5.0, 2) == ["sync", "exists"]
-        note = read_notification(receiver.headers[1])
-        assert note is not None
+        delivery = read_notification(receiver.headers[1], {}, b"")
+        assert delivery is not None
+        [note] = delivery.notifications
         assert (note.channel_id, note.token, note.initial) == (channel_id, "our-token", False)
 
         await port.stop(channel_id, resource_id)

@@ -47,7 +47,7 @@ def internal_route(request_model: type[BaseModel], handler: Handler, token: str)
         if not hmac.compare_digest(headers.get(b"authorization", b""), expected):
             await _respond(send, 401, b'{"detail":"internal token required"}')
             return
-        body = await _body(receive)
+        body = await read_body(receive)
         if body is None:
             await _respond(send, 413, b'{"detail":"request too large"}')
             return
@@ -67,7 +67,8 @@ def internal_route(request_model: type[BaseModel], handler: Handler, token: str)
     return app
 
 
-async def _body(receive: Receive) -> bytes | None:
+async def read_body(receive: Receive) -> bytes | None:
+    """The request body, or None when larger than ``MAX_BODY``."""
     chunks: list[bytes] = []
     size = 0
     while True:

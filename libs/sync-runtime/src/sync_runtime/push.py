@@ -16,13 +16,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import parse_qs
 from uuid import UUID, uuid4
 
 from calsync_platform.logs import get_logger
 from sync_core.errors import ProviderError
 from sync_core.ports import PushPort
 from sync_core.push import PushChannel, plan_channels
-from sync_runtime.probe_route import ASGIApp, Receive, Scope, Send
+from sync_runtime.probe_route import ASGIApp, Receive, Scope, Send, read_body
 from sync_store.push_channels import PushChannelStore
 
 log = get_logger(__name__)
@@ -36,8 +37,25 @@ class Notification:
     """The handshake a provider sends when a channel opens: nothing changed."""
 
 
-NotificationReader = Callable[[Mapping[str, str]], Notification | None]
-"""Reads a provider's notification from its request headers; None when it is not one."""
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """A provider checking the address before it sends anything (Graph's ``validationToken``):
+    answered 200 with ``echo`` as plain text."""
+
+    echo: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What a provider's request to the webhook says: its notifications (Google sends one per
+    request in headers, Graph several in a JSON body), or a handshake."""
+
+    notifications: list[Notification]
+    handshake: Handshake | None = None
+
+
+NotificationReader = Callable[[Mapping[str, str], Mapping[str, str], bytes], Delivery | None]
+"""Reads a provider's request (headers, query, body); None when it is none of its."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,21 +114,32 @@ def webhook_route(
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers") or []}
-        note = push.read(headers) if scope["method"] == "POST" else None
-        if note is None:
+        query = {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+        body = await read_body(receive)
+        delivery = push.read(headers, query, body or b"") if scope["method"] == "POST" else None
+        if delivery is None or body is None:
             await _answer(send, 400)
             return
-        if not hmac.compare_digest(note.token, channel_token(push.key, note.channel_id)):
+        if delivery.handshake is not None:
+            await _answer(send, 200, delivery.handshake.echo.encode(), b"text/plain")
+            return
+        notes = delivery.notifications
+        if any(
+            not hmac.compare_digest(n.token, channel_token(push.key, n.channel_id)) for n in notes
+        ):
             await _answer(send, 401)
             return
-        connection_id = await store.connection_of(note.channel_id)
-        if connection_id is not None and not note.initial:
-            await request_sync(connection_id)
-        await _answer(send, 200)
+        for connection_id in {
+            await store.connection_of(n.channel_id) for n in notes if not n.initial
+        }:
+            if connection_id is not None:
+                await request_sync(connection_id)
+        await _answer(send, 202 if len(notes) != 1 else 200)
 
     return app
 
 
-async def _answer(send: Send, status: int) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": []})
-    await send({"type": "http.response.body", "body": b""})
+async def _answer(send: Send, status: int, body: bytes = b"", kind: bytes = b"") -> None:
+    headers = [(b"content-type", kind)] if kind else []
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sync_runtime.push import Notification
+from sync_runtime.push import Delivery, Notification
 
 WEBHOOK_PATH = "/webhooks/google"
 
 
-def read_notification(headers: Mapping[str, str]) -> Notification | None:
+def read_notification(
+    headers: Mapping[str, str], query: Mapping[str, str], body: bytes
+) -> Delivery | None:
     channel_id = headers.get("x-goog-channel-id")
     state = headers.get("x-goog-resource-state")
     if not channel_id or not state:
         return None
-    return Notification(channel_id, headers.get("x-goog-channel-token", ""), state == "sync")
+    token = headers.get("x-goog-channel-token", "")
+    return Delivery([Notification(channel_id, token, state == "sync")])
