@@ -145,7 +145,7 @@ def main() -> int:
             # The API's meeting resource stands in for the web app's page locally.
             "MEETING_LINK": f"{crm_url}/meetings/{{meeting_id}}",
             **google_env(google, ports.get("sync-google")),
-            **microsoft_env(microsoft),
+            **microsoft_env(microsoft, ports.get("sync-exchange")),
         }
         for service in services:
             if service.own_database:
@@ -466,10 +466,13 @@ def start_microsoft() -> LocalMicrosoft:
     return MICROSOFT
 
 
-def microsoft_env(microsoft: LocalMicrosoft) -> dict[str, str]:
-    """sync-exchange's app registration and where Microsoft is (the stand-in, trusted by its
-    certificate)."""
-    return {
+def microsoft_env(microsoft: LocalMicrosoft, sync_exchange_port: int | None) -> dict[str, str]:
+    """sync-exchange's app registration, where Microsoft is (the stand-in, trusted by its
+    certificate), and where the stand-in sends change notifications (sync-exchange's webhook)."""
+    push = {}
+    if sync_exchange_port is not None:
+        push["MICROSOFT_PUSH_URL"] = f"http://127.0.0.1:{sync_exchange_port}/webhooks/microsoft"
+    return push | {
         "MICROSOFT_CLIENT_ID": microsoft.client_id,
         "MICROSOFT_CLIENT_SECRET": microsoft.client_secret,
         "MICROSOFT_AUTHORITY": microsoft.authority,

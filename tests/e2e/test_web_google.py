@@ -127,8 +127,12 @@ async def _made_in_google_shows_and_the_crm_reaches_google(
         "start": {"dateTime": start.isoformat()},
         "end": {"dateTime": (start + timedelta(hours=1)).isoformat()},
     }
-    await asyncio.to_thread(theirs.insert(calendarId=email, body=body).execute)
+    # The first pass is done (and has opened the push channels) before Google changes.
     await page.locator("#people").get_by_role("checkbox", name="Gia Google").check()
+    await expect(page.locator("#sync-state")).to_have_attribute(
+        "data-state", "in_sync", timeout=60_000
+    )
+    await asyncio.to_thread(theirs.insert(calendarId=email, body=body).execute)
     # No Refresh: Google's push notification starts a pass (the next poll is a minute away).
     await expect(page.locator("#ec .ec-event", has_text="Made in Google").first).to_be_visible(
         timeout=20_000

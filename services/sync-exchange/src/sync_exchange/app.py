@@ -32,9 +32,11 @@ from sync_exchange.graph.client import (
     graph_http,
 )
 from sync_exchange.probe import probe
+from sync_exchange.push import WEBHOOK_PATH, read_notification
 from sync_exchange.settings import Settings
 from sync_runtime.passes import CalendarFactory
 from sync_runtime.probe_route import internal_route
+from sync_runtime.push import PushConfig
 from sync_runtime.service import build_sync_service
 
 SERVICE_NAME = "sync-exchange"
@@ -72,6 +74,12 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         "/internal/oauth/start": internal_route(OAuthStart, sign_in_start, token),
         "/internal/oauth/finish": internal_route(OAuthFinish, sign_in_finish, token),
     }
+    push = PushConfig(
+        address=settings.microsoft_push_url,
+        key=token.encode(),
+        path=WEBHOOK_PATH,
+        read=read_notification,
+    )
     return build_sync_service(
         settings,
         Provider.EXCHANGE,
@@ -79,4 +87,5 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         graph_calendars(app, endpoints),
         test_connection,
         routes,
+        push,
     )

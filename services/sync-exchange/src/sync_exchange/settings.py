@@ -21,6 +21,9 @@ class Settings(SyncServiceSettings):
     """Where browsers reach the authority, when not where this service does (a stand-in in
     compose); unset: ``microsoft_authority``."""
     microsoft_graph_endpoint: str = MICROSOFT.graph
+    microsoft_push_url: str | None = None
+    """The public HTTPS address of this service's ``/webhooks/microsoft``: Graph notifies it of
+    changes (subscriptions). Unset: changes are found by polling only."""
     microsoft_ca_file: str | None = None
     """A certificate to trust for a stand-in (self-signed). Refused in production."""
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Body, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
 
-from calsync_localinfra.microsoft import events
+from calsync_localinfra.microsoft import events, notifications
 from calsync_localinfra.microsoft.store import Calendar, GraphError, MicrosoftState
 from calsync_localinfra.oauth_authority import add_oauth_routes
 from calsync_localinfra.standin_backdoor import add_backdoor_routes
@@ -71,7 +71,9 @@ def create_app(state: MicrosoftState) -> FastAPI:
     ) -> Any:
         with state.locked():
             calendar = state.calendar(state.user_of(authorization), calendar_id)
-            return events.shown(events.create(calendar, body))
+            created = events.create(calendar, body)
+        notifications.notify(state, calendar.id, created["id"], "created")
+        return events.shown(created)
 
     @app.get("/v1.0/me/calendars/{calendar_id}/calendarView/delta")
     async def delta(
@@ -108,7 +110,9 @@ def create_app(state: MicrosoftState) -> FastAPI:
     ) -> Any:
         with state.locked():
             calendar = state.calendar_of_event(state.user_of(authorization), event_id)
-            return events.shown(events.update(calendar, event_id, body, if_match))
+            updated = events.update(calendar, event_id, body, if_match)
+        notifications.notify(state, calendar.id, event_id, "updated")
+        return events.shown(updated)
 
     @app.delete("/v1.0/me/events/{event_id}", status_code=204)
     async def delete_event(
@@ -119,6 +123,7 @@ def create_app(state: MicrosoftState) -> FastAPI:
         with state.locked():
             calendar = state.calendar_of_event(state.user_of(authorization), event_id)
             events.delete(calendar, event_id, if_match)
+        notifications.notify(state, calendar.id, event_id, "deleted")
         return Response(status_code=204)
 
     @app.post("/v1.0/me/events/{event_id}/cancel", status_code=202)
@@ -132,7 +137,32 @@ def create_app(state: MicrosoftState) -> FastAPI:
             calendar = state.calendar_of_event(state.user_of(authorization), event_id)
             events.cancel(calendar, event_id)
             state.mailed.append({"calendar": calendar.id, "event": event_id, "kind": "cancel"})
+        notifications.notify(state, calendar.id, event_id, "deleted")
         return Response(status_code=202)
+
+    @app.post("/v1.0/subscriptions", status_code=201)
+    async def subscribe(
+        body: Annotated[dict[str, Any], Body()],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> dict[str, Any]:
+        made = await notifications.subscribe(state, state.user_of(authorization), body)
+        return {
+            "id": made.id,
+            "resource": body.get("resource"),
+            "changeType": body.get("changeType"),
+            "notificationUrl": made.url,
+            "expirationDateTime": made.expires.isoformat().replace("+00:00", "Z"),
+        }
+
+    @app.delete("/v1.0/subscriptions/{subscription_id}", status_code=204)
+    async def unsubscribe(
+        subscription_id: str, authorization: Annotated[str | None, Header()] = None
+    ) -> Response:
+        with state.locked():
+            state.user_of(authorization)
+            if state.subscriptions.pop(subscription_id, None) is None:
+                raise GraphError(404, "ResourceNotFound", "The subscription was not found.")
+        return Response(status_code=204)
 
     # --- the operator's backdoor ----------------------------------------------------------------
 

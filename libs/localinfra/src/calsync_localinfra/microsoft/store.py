@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from calsync_localinfra.oauth_authority import TokenStyle
@@ -43,6 +44,17 @@ class Calendar:
     removed_at: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class Subscription:
+    """A change-notification subscription (Graph ``subscription`` resource) to a calendar."""
+
+    id: str
+    calendar_id: str
+    url: str
+    client_state: str
+    expires: datetime
+
+
 MICROSOFT_TOKENS = TokenStyle(
     SCOPE,
     access_prefix="eyJ0eXAiOiJKV1Qi.",
@@ -61,6 +73,7 @@ class MicrosoftState(StandInState):
     def __init__(self, client_id: str, client_secret: str) -> None:
         super().__init__(client_id, client_secret, MICROSOFT_TOKENS)
         self.calendars: dict[str, Calendar] = {}
+        self.subscriptions: dict[str, Subscription] = {}
 
     def add_account(self, email: str) -> Calendar:
         with self.lock:

@@ -15,7 +15,7 @@ which the CRM shows as a meeting of its own.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -45,6 +45,15 @@ class GraphCalendar:
     def __init__(self, graph: Graph, today: Any = None) -> None:
         self.graph = graph
         self._today = today or (lambda: datetime.now(UTC).strftime("%Y%m%d"))
+        self._push = GraphPush(graph)
+
+    async def watch(
+        self, calendar_id: str, channel_id: str, token: str, address: str
+    ) -> tuple[str, datetime]:
+        return await self._push.watch(calendar_id, channel_id, token, address)
+
+    async def stop(self, channel_id: str, resource_id: str) -> None:
+        await self._push.stop(channel_id, resource_id)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -163,6 +172,44 @@ class GraphCalendar:
                     await self.graph.call("POST", f"me/events/{external_id}/cancel", json={})
                     return
             await self.graph.call("DELETE", f"me/events/{external_id}", if_match=if_match)
+        except Missing:
+            return
+
+
+# --- push (sync_core.ports.PushPort): Graph change notifications ------------------------------
+
+
+class GraphPush:
+    """A subscription to a calendar's events (``POST /subscriptions``). Graph chooses the
+    subscription's id; ours travels in ``clientState`` with its token (``<channel>.<token>``),
+    which Graph hands back in every notification. Outlook resources allow 4,230 minutes."""
+
+    LIFETIME = timedelta(minutes=4200)
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+
+    async def watch(
+        self, calendar_id: str, channel_id: str, token: str, address: str
+    ) -> tuple[str, datetime]:
+        expires = datetime.now(UTC) + self.LIFETIME
+        made = await self.graph.call(
+            "POST",
+            "subscriptions",
+            json={
+                "changeType": "created,updated,deleted",
+                "notificationUrl": address,
+                "resource": f"me/calendars/{calendar_id}/events",
+                "expirationDateTime": expires.isoformat().replace("+00:00", "Z"),
+                "clientState": f"{channel_id}.{token}",
+            },
+        )
+        answered = datetime.fromisoformat(str(made["expirationDateTime"]).replace("Z", "+00:00"))
+        return str(made["id"]), answered
+
+    async def stop(self, channel_id: str, resource_id: str) -> None:
+        try:
+            await self.graph.call("DELETE", f"subscriptions/{resource_id}")
         except Missing:
             return
 
