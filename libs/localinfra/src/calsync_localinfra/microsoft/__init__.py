@@ -9,26 +9,24 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import ssl
-import subprocess
-import sys
 from pathlib import Path
-from types import TracebackType
-from typing import Any
 
-import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from calsync_localinfra.ports import LOCALHOST, free_port
-from calsync_localinfra.processes import start_server, stop_process
+from calsync_localinfra.standin_process import LocalStandIn
 
 CLIENT_ID = "00000000-0000-4000-8000-00000000c0de"
 CLIENT_SECRET = "local~client~secret"  # noqa: S105 (the stand-in's, known to tests)
 
 
-class LocalMicrosoft:
+class LocalMicrosoft(LocalStandIn):
+    module = "calsync_localinfra.microsoft"
+    name = "Microsoft stand-in"
+    scheme = "https"
+
     def __init__(
         self,
         base_dir: Path | str,
@@ -38,18 +36,9 @@ class LocalMicrosoft:
         accounts: tuple[str, ...] = (),
         port: int | None = None,
     ) -> None:
-        self.base_dir = Path(base_dir).resolve()
-        self.client_id, self.client_secret = client_id, client_secret
-        self.accounts = accounts
-        self.host = LOCALHOST
-        self._port = port
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("LocalMicrosoft was never started")
-        return f"https://{self.host}:{self._port}/"
+        super().__init__(
+            base_dir, client_id=client_id, client_secret=client_secret, accounts=accounts, port=port
+        )
 
     @property
     def authority(self) -> str:
@@ -63,101 +52,29 @@ class LocalMicrosoft:
     def ca_file(self) -> str:
         return str(self.base_dir / "cert.pem")
 
+    @property
+    def authorize_uri(self) -> str:
+        return self.authority + "/oauth2/v2.0/authorize"
+
+    @property
+    def token_endpoint(self) -> str:
+        return self.authority + "/oauth2/v2.0/token"
+
     def ssl_context(self) -> ssl.SSLContext:
         """Trusts the stand-in's certificate (and nothing else)."""
         return ssl.create_default_context(cafile=self.ca_file)
 
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+    def verify(self) -> ssl.SSLContext:
+        return self.ssl_context()
 
-    def start(self) -> LocalMicrosoft:
-        self.base_dir.mkdir(parents=True, exist_ok=True)
+    def extra_argv(self) -> list[str]:
         cert, key = self.base_dir / "cert.pem", self.base_dir / "key.pem"
         if not cert.exists():
             self_signed(cert, key, self.host, "localhost")
-        port = self._port or free_port(self.host)
-        argv = [sys.executable, "-m", "calsync_localinfra.microsoft", "--host", self.host]
-        argv += ["--port", str(port), "--cert", str(cert), "--key", str(key)]
-        argv += ["--client-id", self.client_id, "--client-secret", self.client_secret]
-        for email in self.accounts:
-            argv += ["--account", email]
-        log = self.base_dir / "microsoft.log"
-        self._process = start_server("Microsoft stand-in", argv, log, self.host, port, 20)
-        self._port = port
-        return self
-
-    def stop(self) -> None:
-        if self._process is not None:
-            stop_process(self._process, grace=5)
-            self._process = None
-
-    # --- the backdoor ---------------------------------------------------------------------------
-
-    def add_account(self, email: str) -> str:
-        """An account with its default calendar; returns that calendar's id."""
-        return str(self._post("_fake/accounts", {"email": email})["id"])
-
-    def add_calendar(self, email: str, name: str) -> str:
-        return str(self._post(f"_fake/accounts/{email}/calendars", {"name": name})["id"])
-
-    def revoke_account(self, email: str) -> None:
-        self._post(f"_fake/accounts/{email}/revoke", None)
-
-    def put_raw(self, calendar_id: str, event: dict[str, Any]) -> dict[str, Any]:
-        return dict(self._post(f"_fake/calendars/{calendar_id}/raw", event))
+        return ["--cert", str(cert), "--key", str(key)]
 
     def expire_delta_tokens(self, calendar_id: str) -> None:
         self._post(f"_fake/calendars/{calendar_id}/expire-delta-tokens", None)
-
-    def fail_next(
-        self, calendar_id: str, status: int, code: str, count: int = 1, retry_after: int = 0
-    ) -> None:
-        failure: dict[str, Any] = {"status": status, "code": code, "count": count}
-        if retry_after:
-            failure["retry_after"] = retry_after
-        self._post(f"_fake/calendars/{calendar_id}/fail-next", failure)
-
-    def mailed(self) -> list[dict[str, str]]:
-        with httpx.Client(verify=self.ssl_context(), timeout=10) as client:
-            response = client.get(self.url + "_fake/mailed")
-            response.raise_for_status()
-            return list(response.json())
-
-    def grant(self, email: str) -> str:
-        """A refresh token for ``email``, through the consent page and the token endpoint."""
-        redirect = "https://127.0.0.1/callback"
-        authorize = self.authority + "/oauth2/v2.0/authorize"
-        form = {"redirect_uri": redirect, "client_id": self.client_id, "email": email}
-        with httpx.Client(verify=self.ssl_context(), timeout=10) as client:
-            approved = client.post(authorize, data=form | {"decision": "allow"})
-            code = httpx.URL(approved.headers["location"]).params["code"]
-            exchange = {
-                "grant_type": "authorization_code",
-                "code": code,
-                "client_id": self.client_id,
-                "client_secret": self.client_secret,
-                "redirect_uri": redirect,
-            }
-            answer = client.post(self.authority + "/oauth2/v2.0/token", data=exchange)
-            answer.raise_for_status()
-            return str(answer.json()["refresh_token"])
-
-    def _post(self, path: str, body: dict[str, Any] | None) -> Any:
-        response = httpx.post(self.url + path, json=body, timeout=10, verify=self.ssl_context())
-        response.raise_for_status()
-        return response.json() if response.content else None
-
-    def __enter__(self) -> LocalMicrosoft:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def self_signed(cert_path: Path, key_path: Path, *names: str) -> None:

@@ -118,6 +118,6 @@ class MicrosoftState(StandInState):
         if not failure or failure.get("count", 0) <= 0:
             return
         failure["count"] -= 1
-        error = GraphError(int(failure["status"]), str(failure["code"]), "Injected failure")
+        error = GraphError(int(failure["status"]), str(failure["reason"]), "Injected failure")
         error.retry_after = failure.get("retry_after")
         raise error
