@@ -31,8 +31,21 @@ from .support import running_api, settings_for
 TOKEN = "internal-token-for-the-tests-0123456789"
 
 
+def sync_service_routes(start: Any, finish: Any, test: Any) -> Any:
+    """A sync service's internal routes for signing in, as ``build_sync_service`` mounts them."""
+    routes = {
+        "/internal/oauth/start": internal_route(OAuthStart, start, TOKEN),
+        "/internal/oauth/finish": internal_route(OAuthFinish, finish, TOKEN),
+        "/internal/probe": probe_route(test, TOKEN),
+    }
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await routes[scope["path"]](scope, receive, send)
+
+    return app
+
+
 def sync_google_routes(google: LocalGoogle) -> Any:
-    """sync-google's three internal routes, as its composition root mounts them."""
     client = OAuthClient(google.client_id, google.client_secret)
     endpoints = GoogleEndpoints(google.api_endpoint, google.token_uri, google.auth_uri)
 
@@ -45,16 +58,7 @@ def sync_google_routes(google: LocalGoogle) -> Any:
     async def test(request: ProbeRequest) -> Any:
         return await probe(request, client, endpoints)
 
-    routes = {
-        "/internal/oauth/start": internal_route(OAuthStart, start, TOKEN),
-        "/internal/oauth/finish": internal_route(OAuthFinish, finish, TOKEN),
-        "/internal/probe": probe_route(test, TOKEN),
-    }
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        await routes[scope["path"]](scope, receive, send)
-
-    return app
+    return sync_service_routes(start, finish, test)
 
 
 @pytest.fixture
@@ -235,7 +239,6 @@ async def test_signing_in_with_another_account_replaces_the_calendars(
 
 
 def sync_exchange_routes(microsoft: LocalMicrosoft) -> Any:
-    """sync-exchange's internal routes, as its composition root mounts them."""
     app = AppRegistration(microsoft.client_id, microsoft.client_secret)
     endpoints = MicrosoftEndpoints(microsoft.authority, microsoft.graph_endpoint, microsoft.ca_file)
 
@@ -248,16 +251,7 @@ def sync_exchange_routes(microsoft: LocalMicrosoft) -> Any:
     async def test(request: ProbeRequest) -> Any:
         return await exchange_probe(request, app, endpoints)
 
-    routes = {
-        "/internal/oauth/start": internal_route(OAuthStart, start, TOKEN),
-        "/internal/oauth/finish": internal_route(OAuthFinish, finish, TOKEN),
-        "/internal/probe": probe_route(test, TOKEN),
-    }
-
-    async def asgi(scope: Any, receive: Any, send: Any) -> None:
-        await routes[scope["path"]](scope, receive, send)
-
-    return asgi
+    return sync_service_routes(start, finish, test)
 
 
 async def test_exchange_online_signs_in_and_its_invitations_are_exchanges(

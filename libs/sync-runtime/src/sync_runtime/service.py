@@ -3,7 +3,8 @@ Each provider's ``app.py`` is then a composition root of a few lines."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
@@ -12,13 +13,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from calsync_contracts import Provider
 from calsync_contracts.events import ConnectionStatusChanged, ProviderChangeObserved
+from calsync_contracts.internal import OAuthFinish, OAuthFinished, OAuthStart, OAuthStarted
 from calsync_platform.kafka import make_broker
 from calsync_platform.logs import get_logger
 from calsync_platform.publishing import declare_publisher
 from calsync_platform.service_app import build_service_app
 from sync_runtime.crm_client import CrmClient
 from sync_runtime.passes import CalendarFactory, PassDeps
-from sync_runtime.probe_route import ASGIApp, Probe, probe_route
+from sync_runtime.probe_route import Probe, internal_route, probe_route
 from sync_runtime.push import PushConfig, webhook_route
 from sync_runtime.settings import SyncServiceSettings
 from sync_runtime.subscribers import register_subscribers
@@ -29,16 +31,26 @@ from sync_store.registry import Registry
 log = get_logger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """A provider's sign-in steps (libs/contracts ``internal.py``): the consent page's address,
+    and the code's exchange for a refresh token."""
+
+    start: Callable[[OAuthStart], Awaitable[OAuthStarted]]
+    finish: Callable[[OAuthFinish], Awaitable[OAuthFinished]]
+
+
 def build_sync_service(
     settings: SyncServiceSettings,
     provider: Provider,
     service_name: str,
     open_calendar: CalendarFactory,
     probe: Probe,
-    extra_routes: Mapping[str, ASGIApp] | None = None,
+    sign_in: SignIn | None = None,
     push: PushConfig | None = None,
 ) -> AsgiFastStream:
-    """``extra_routes``: the provider's own routes (path → ASGI app), such as its OAuth steps;
+    """``sign_in``: the two OAuth steps of a provider connected by signing in (mounted as
+    ``/internal/oauth/start`` and ``/finish`` for crm-api);
     ``push``: its push notifications (channels kept open after each pass, and their webhook)."""
     broker = make_broker(settings, service_name)
     declare_publisher(broker, ProviderChangeObserved)
@@ -55,8 +67,10 @@ def build_sync_service(
     register_subscribers(broker, provider, service_name, registry, crm, worker.nudge)
     app = build_service_app(broker, service_name, f"Two-way sync with {provider.value} calendars.")
     app.mount("/internal/probe", probe_route(probe, settings.internal_api_token.get_secret_value()))
-    for path, route in (extra_routes or {}).items():
-        app.mount(path, route)
+    if sign_in is not None:
+        token = settings.internal_api_token.get_secret_value()
+        app.mount("/internal/oauth/start", internal_route(OAuthStart, sign_in.start, token))
+        app.mount("/internal/oauth/finish", internal_route(OAuthFinish, sign_in.finish, token))
     if push is not None and channels is not None:
 
         async def request_sync(connection_id: UUID) -> None:

@@ -35,9 +35,8 @@ from sync_exchange.probe import probe
 from sync_exchange.push import WEBHOOK_PATH, read_notification
 from sync_exchange.settings import Settings
 from sync_runtime.passes import CalendarFactory
-from sync_runtime.probe_route import internal_route
 from sync_runtime.push import PushConfig
-from sync_runtime.service import build_sync_service
+from sync_runtime.service import SignIn, build_sync_service
 
 SERVICE_NAME = "sync-exchange"
 
@@ -70,10 +69,6 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
     async def sign_in_finish(request: OAuthFinish) -> OAuthFinished:
         return await oauth.finish(request, app, endpoints)
 
-    routes = {
-        "/internal/oauth/start": internal_route(OAuthStart, sign_in_start, token),
-        "/internal/oauth/finish": internal_route(OAuthFinish, sign_in_finish, token),
-    }
     push = PushConfig(
         address=settings.microsoft_push_url,
         key=token.encode(),
@@ -86,6 +81,6 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         SERVICE_NAME,
         graph_calendars(app, endpoints),
         test_connection,
-        routes,
+        SignIn(sign_in_start, sign_in_finish),
         push,
     )

@@ -28,9 +28,8 @@ from sync_google.probe import probe
 from sync_google.push import WEBHOOK_PATH, read_notification
 from sync_google.settings import Settings
 from sync_runtime.passes import CalendarFactory
-from sync_runtime.probe_route import internal_route
 from sync_runtime.push import PushConfig
-from sync_runtime.service import build_sync_service
+from sync_runtime.service import SignIn, build_sync_service
 
 SERVICE_NAME = "sync-google"
 
@@ -65,10 +64,6 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
     async def oauth_finish(request: OAuthFinish) -> OAuthFinished:
         return await oauth.finish(request, client, endpoints)
 
-    routes = {
-        "/internal/oauth/start": internal_route(OAuthStart, oauth_start, token),
-        "/internal/oauth/finish": internal_route(OAuthFinish, oauth_finish, token),
-    }
     push = PushConfig(
         address=settings.google_push_url,
         key=token.encode(),
@@ -81,6 +76,6 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         SERVICE_NAME,
         google_calendars(client, endpoints),
         test_connection,
-        routes,
+        SignIn(oauth_start, oauth_finish),
         push,
     )
