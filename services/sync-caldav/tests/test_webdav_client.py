@@ -9,7 +9,6 @@ import pytest
 
 from calsync_contracts.internal import Credentials
 from sync_caldav.webdav.client import DavClient
-from sync_caldav.webdav.ssrf import ForbiddenAddress, check_url
 from sync_core.errors import (
     AuthError,
     CursorInvalid,
@@ -17,6 +16,7 @@ from sync_core.errors import (
     TemporaryError,
     Unreachable,
 )
+from sync_runtime.ssrf import ForbiddenAddress, check_url
 
 CAL = "http://dav.test/cal/"
 CREDENTIALS = Credentials(kind="basic", username="u", secret="p")

@@ -39,6 +39,18 @@ class Credentials(Frozen):
     kind: AuthKind
     username: str = ""
     secret: SecretStr = Field(description="Password or bearer token; SecretStr hides it in logs.")
+    mailbox: str = Field(
+        default="",
+        max_length=320,
+        description="Exchange Server: the mailbox whose calendar is synced (its SMTP address).",
+    )
+    impersonate: bool = Field(
+        default=False,
+        description=(
+            "Exchange Server: ``username`` is a service account acting for ``mailbox`` by "
+            "Exchange impersonation (the ApplicationImpersonation role), not the mailbox's owner."
+        ),
+    )
 
 
 class ProbeRequest(Frozen):

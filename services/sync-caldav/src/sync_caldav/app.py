@@ -13,12 +13,12 @@ from calsync_contracts.internal import Credentials, ProbeRequest, ProbeResult
 from sync_caldav.calendar import CalDavCalendar
 from sync_caldav.webdav.client import DavClient
 from sync_caldav.webdav.probe import probe
-from sync_caldav.webdav.ssrf import ForbiddenAddress, check_url
 from sync_core.errors import NotACalendarServer
 from sync_core.ports import CalendarPort
 from sync_runtime.passes import CalendarFactory
 from sync_runtime.service import build_sync_service
 from sync_runtime.settings import SyncServiceSettings
+from sync_runtime.ssrf import ForbiddenAddress, check_url
 
 SERVICE_NAME = "sync-caldav"
 

@@ -9,8 +9,8 @@ import httpx
 
 from calsync_contracts.internal import ProbeRequest, ProbeResult, ProbeVerdict
 from sync_caldav.webdav.client import DavClient
-from sync_caldav.webdav.ssrf import ForbiddenAddress, check_url
 from sync_core.errors import AuthError, NotACalendarServer, ProviderError, Unreachable
+from sync_runtime.ssrf import ForbiddenAddress, check_url
 
 MESSAGES = {
     ProbeVerdict.OK: "Connected: choose the calendars to synchronise.",

@@ -1,7 +1,9 @@
-"""Server-side request forgery guard for user-supplied calendar URLs (OWASP SSRF prevention):
+"""Server-side request forgery guard for user-supplied server addresses (CalDAV servers, Exchange
+Servers' EWS), per OWASP's SSRF prevention:
 only http(s), and no loopback, private, link-local, multicast, reserved or unspecified address —
 checked on every address the name resolves to — unless allow-listed in configuration (the local
-stack allow-lists its own CalDAV server)."""
+stack allow-lists its own servers; a deployment serving an Exchange Server on its own network
+allow-lists that network)."""
 
 from __future__ import annotations
 

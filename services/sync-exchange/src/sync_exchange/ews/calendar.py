@@ -1,0 +1,249 @@
+"""``sync_core.ports.CalendarPort`` for one mailbox on an Exchange Server through EWS. A calendar
+id is an EWS ``FolderId``; an external id is an ``ItemId``; a version tag is the ``ChangeKey``.
+
+Reading rests on ``SyncFolderItems`` ("Synchronizing items by using EWS"): a round from an
+empty state names every item of the folder and ends with the state that later rounds start
+from, so a full listing and its cursor come from the same round (nothing made meanwhile is
+missed). Rounds ask for ids, change keys and times only; the items a listing needs are then read
+in batches with ``GetItem``. A series comes as its recurring master, which the CRM shows as one
+meeting (its pattern is not yet carried across: ADR 13).
+
+Writes are conditional on the change key: ``UpdateItem`` with ``NeverOverwrite`` fails with
+``ErrorIrresolvableConflict`` when the item changed since it was read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from exchangelib import CalendarItem
+from exchangelib.errors import (
+    ErrorInvalidSyncStateData,
+    ErrorIrresolvableConflict,
+    ErrorItemNotFound,
+)
+from exchangelib.folders import Calendar
+from exchangelib.items import (
+    NEVER_OVERWRITE,
+    SEND_TO_ALL_AND_SAVE_COPY,
+    SEND_TO_CHANGED_AND_SAVE_COPY,
+    SEND_TO_NONE,
+)
+
+from sync_core.errors import AlreadyExists, CursorInvalid, PreconditionFailed, UnreadableItem
+from sync_core.items import ChangeBatch, Listing, ProviderItem, WriteResult
+from sync_core.ports import OutboundEvent
+from sync_core.views import time_view
+from sync_core.window import SyncWindow
+from sync_exchange.ews.mapping import changed_fields, crm_id_of, parse, render
+from sync_exchange.ews.session import Mailbox
+
+STATE = "sync:"
+BRIEF = ("changekey", "start", "end", "is_all_day", "type")
+PAGE = 512
+"""``MaxChangesReturned`` per ``SyncFolderItems`` call (EWS allows 1 to 512)."""
+
+
+class EwsCalendar:
+    def __init__(self, mailbox: Mailbox) -> None:
+        self.mailbox = mailbox
+        self.account = mailbox.account
+
+    # --- reading ------------------------------------------------------------------------------
+
+    async def changes_since(self, calendar_id: str, cursor: str) -> ChangeBatch:
+        if not cursor.startswith(STATE) or len(cursor) == len(STATE):
+            raise CursorInvalid("not an EWS sync state")
+        return await self.mailbox.run(lambda: self._changes(calendar_id, cursor[len(STATE) :]))
+
+    def _changes(self, calendar_id: str, state: str) -> ChangeBatch:
+        folder = self._folder(calendar_id)
+        changed: dict[str, None] = {}
+        deleted: list[str] = []
+        try:
+            for kind, item in folder.sync_items(
+                sync_state=state, only_fields=["changekey"], max_changes_returned=PAGE
+            ):
+                if kind in ("create", "update"):
+                    changed[item.id] = None
+                elif kind == "delete":
+                    changed.pop(item.id, None)
+                    deleted.append(item.id)
+        except ErrorInvalidSyncStateData as refused:
+            raise CursorInvalid("Exchange no longer accepts this sync state") from refused
+        items = self._read(list(changed))
+        gone = [external_id for external_id in changed if external_id not in items]
+        return ChangeBatch(list(items.values()), deleted + gone, STATE + folder.item_sync_state)
+
+    async def list_window(
+        self, calendar_id: str, window: SyncWindow, known: Mapping[str, str | None]
+    ) -> Listing:
+        return await self.mailbox.run(lambda: self._listing(calendar_id, window, known))
+
+    def _listing(
+        self, calendar_id: str, window: SyncWindow, known: Mapping[str, str | None]
+    ) -> Listing:
+        folder = self._folder(calendar_id)
+        inside = [
+            item
+            for kind, item in folder.sync_items(
+                sync_state=None, only_fields=list(BRIEF), max_changes_returned=PAGE
+            )
+            if kind == "create" and _overlaps(item, window)
+        ]
+        unchanged = [i.id for i in inside if i.id in known and known[i.id] == i.changekey]
+        fresh = self._read([i.id for i in inside if i.id not in unchanged])
+        return Listing(list(fresh.values()), unchanged, STATE + folder.item_sync_state)
+
+    async def fetch(self, calendar_id: str, external_id: str) -> ProviderItem | None:
+        found = await self.mailbox.run(lambda: self._read([external_id]))
+        return found.get(external_id)
+
+    def _read(self, external_ids: list[str]) -> dict[str, ProviderItem]:
+        """``GetItem`` in batches; ids no longer there are left out."""
+        if not external_ids:
+            return {}
+        read = self.account.fetch(ids=[(i, None) for i in external_ids])
+        return {
+            external_id: _item(external_id, answer)
+            for external_id, answer in zip(external_ids, read, strict=True)
+            if not isinstance(answer, ErrorItemNotFound)
+        }
+
+    def _get(self, external_id: str) -> CalendarItem | None:
+        (answer,) = list(self.account.fetch(ids=[(external_id, None)]))
+        if isinstance(answer, ErrorItemNotFound):
+            return None
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def _folder(self, calendar_id: str) -> Calendar:
+        return Calendar(root=self.account.root, id=calendar_id)
+
+    # --- writing ------------------------------------------------------------------------------
+
+    async def create(self, calendar_id: str, event: OutboundEvent) -> WriteResult:
+        return await self.mailbox.run(lambda: self._create(calendar_id, event))
+
+    def _create(self, calendar_id: str, event: OutboundEvent) -> WriteResult:
+        """EWS chooses item ids, so a retried create is recognised by our meeting id in the
+        item's extended property (``FindItem`` with a restriction on it): the item a first try
+        made is this write's result when it still has the subject and time we send; one edited
+        since is reported as AlreadyExists, and the engine fetches and merges it."""
+        meeting = event.meeting
+        folder = self._folder(calendar_id)
+        earlier = list(folder.filter(crm_meeting_id=str(meeting.id)).only("id", "changekey"))
+        if earlier:
+            first = self._get(earlier[0].id)
+            if first is None or not _same_booking(first, event):
+                raise AlreadyExists(earlier[0].id)
+            return WriteResult(first.id, first.changekey)
+        item = CalendarItem(
+            account=self.account,
+            folder=folder,
+            uid=meeting.ical_uid,
+            crm_meeting_id=str(meeting.id),
+            **render(event),
+        )
+        item.save(send_meeting_invitations=_invitations(event, SEND_TO_ALL_AND_SAVE_COPY))
+        return WriteResult(item.id, item.changekey)
+
+    async def update(
+        self, calendar_id: str, external_id: str, event: OutboundEvent, if_match: str | None
+    ) -> WriteResult:
+        return await self.mailbox.run(lambda: self._update(external_id, event, if_match))
+
+    def _update(self, external_id: str, event: OutboundEvent, if_match: str | None) -> WriteResult:
+        """Only what changed is written (see ``changed_fields``), under the change key read."""
+        current = self._get(external_id)
+        if current is None:
+            raise PreconditionFailed(f"{external_id} is gone")
+        if if_match and current.changekey != if_match:
+            raise PreconditionFailed(f"{external_id} changed in Exchange")
+        changes = changed_fields(render(event), current)
+        if not changes:
+            return WriteResult(external_id, current.changekey)
+        for name, value in changes.items():
+            setattr(current, name, value)
+        try:
+            current.save(
+                update_fields=list(changes),
+                conflict_resolution=NEVER_OVERWRITE,
+                send_meeting_invitations=_invitations(event, SEND_TO_CHANGED_AND_SAVE_COPY),
+            )
+        except ErrorIrresolvableConflict as conflict:
+            raise PreconditionFailed(f"{external_id} changed in Exchange") from conflict
+        return WriteResult(external_id, current.changekey)
+
+    async def delete(
+        self,
+        calendar_id: str,
+        external_id: str,
+        if_match: str | None,
+        notify_guests: bool = False,
+    ) -> None:
+        await self.mailbox.run(lambda: self._delete(external_id, if_match, notify_guests))
+
+    def _delete(self, external_id: str, if_match: str | None, notify_guests: bool) -> None:
+        """Moved to Deleted Items, where the user can still restore it. ``notify_guests``:
+        Exchange mails the cancellation, which only an organizer's copy sends."""
+        current = self._get(external_id)
+        if current is None:
+            return
+        if if_match and current.changekey != if_match:
+            raise PreconditionFailed(f"{external_id} changed in Exchange")
+        organised = current.my_response_type in (None, "Organizer")
+        cancel = notify_guests and organised and bool(current.required_attendees)
+        try:
+            current.move_to_trash(
+                send_meeting_cancellations=SEND_TO_ALL_AND_SAVE_COPY if cancel else SEND_TO_NONE
+            )
+        except ErrorItemNotFound:
+            return
+
+
+def _invitations(event: OutboundEvent, exchange_sends: str) -> str:
+    """Never both: Exchange mails only when our notifier does not (Cal.com #7735)."""
+    return SEND_TO_NONE if event.notifier_sends_invitations else exchange_sends
+
+
+def _same_booking(item: CalendarItem, event: OutboundEvent) -> bool:
+    try:
+        fields = parse(item)
+    except UnreadableItem:
+        return False
+    meeting = event.meeting
+    return (fields.subject, time_view(fields.time)) == (meeting.subject, time_view(meeting.time))
+
+
+def _overlaps(item: Any, window: SyncWindow) -> bool:
+    """A brief item inside the window; one without times is kept, to be reported unreadable,
+    and a recurring master's times are its first occurrence's: kept once it has begun."""
+    if item.start is None or item.end is None:
+        return True
+    start, end = _instant(item.start), _instant(item.end)
+    if not isinstance(item.end, datetime):
+        end += timedelta(days=1)  # exchangelib gives an all-day item's last day, inclusive
+    if getattr(item, "type", None) == "RecurringMaster":
+        return start < window.end
+    return start < window.end and end > window.start
+
+
+def _instant(value: date | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+def _item(external_id: str, answer: Any) -> ProviderItem:
+    if isinstance(answer, Exception):
+        return ProviderItem(external_id, None, error=f"Exchange could not read the item: {answer}")
+    tag, uid = answer.changekey, answer.uid
+    try:
+        fields = parse(answer)
+    except UnreadableItem as error:
+        return ProviderItem(external_id, tag, uid, error=str(error) or "unreadable item")
+    return ProviderItem(external_id, tag, uid, crm_id_of(answer), fields)
