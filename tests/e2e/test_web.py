@@ -1,7 +1,7 @@
 """The calendar page in a real browser (Debian's chromium driven by Playwright) against the
 whole local stack: views, a meeting made by the form, a validation error at its field, the
-sync indicator, a CalDAV connection made in the page. Screenshots go to
-artifacts/screenshots/."""
+sync indicator, a CalDAV connection made in the page (after the Exchange Server form's errors
+at their fields). Screenshots go to artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -146,14 +146,37 @@ async def test_connecting_a_caldav_calendar_brings_its_events_in(
 
     await page.get_by_role("button", name="Calendar connection").click()
     dialog = page.get_by_role("dialog")
-    # Exchange Server (EWS) is shown as not available yet, not hidden behind an error.
+    # Exchange Server (EWS) is a form of its own: labelled fields, errors at their field.
     await dialog.get_by_label("Microsoft Exchange / Office 365").check()
-    await expect(dialog.get_by_label("Exchange Server (on-premises, EWS)")).to_be_disabled()
-    await expect(dialog.locator("#exchange-server-note")).to_have_text(
-        "(not available in this deployment yet)"
-    )
     await expect(dialog.get_by_label("Server address")).to_be_hidden()
+    await dialog.get_by_label("Exchange Server (on-premises, EWS)").check()
+    await expect(dialog.get_by_role("button", name="Sign in with Microsoft")).to_be_hidden()
+    ews_address = dialog.get_by_label("EWS address")
+    await expect(ews_address).to_be_visible()
+    await expect(ews_address).to_have_attribute(
+        "placeholder", "https://mail.example.com/EWS/Exchange.asmx"
+    )
+    await expect(dialog.get_by_label("Email address")).to_be_visible()
+    await expect(dialog.get_by_label("Password", exact=True)).to_be_visible()
+    await expect(dialog.get_by_label("Service account username")).to_be_hidden()
+    await dialog.get_by_role("button", name="Test the connection").click()  # no address
+    await expect(dialog.locator("#ce-server_url")).to_have_text("Required.")
+    await expect(ews_address).to_have_attribute("aria-invalid", "true")
+    await expect(ews_address).to_be_focused()
+    await ews_address.fill("https://mail.corp.example/EWS/Exchange.asmx")
+    # With a service account, its login and password are asked, not the mailbox's.
+    await dialog.get_by_label("Sign in with a service account (impersonation)").check()
+    await expect(dialog.get_by_label("Service account username")).to_be_visible()
+    await expect(dialog.get_by_label("Service account password")).to_be_visible()
+    await dialog.get_by_label("Service account username").fill("CORP\\svc-calsync")
+    await dialog.get_by_label("Service account password").fill("service-password")
+    await dialog.get_by_role("button", name="Test the connection").click()  # no mailbox
+    await expect(dialog.locator("#ce-mailbox")).to_have_text("Required.")
+    await expect(dialog.locator("#ce-server_url")).to_be_empty()
+    await expect(dialog.get_by_label("Email address")).to_be_focused()
+    await shot(page, "connection-exchange-server")
     await dialog.get_by_label("CalDAV", exact=False).check()
+    await expect(dialog.get_by_label("Email address")).to_be_hidden()
     await dialog.get_by_label("Server address").fill(e2e_radicale.url)
     await dialog.get_by_label("Username").fill(login)
     await dialog.get_by_label("Password").fill("wrong")

@@ -1,5 +1,6 @@
 // The signed-in user's calendar connection: choose the provider, test the account (the verdict
-// in words), pick calendars, save and subscribe. Providers without a sync service in this
+// in words), pick calendars, save and subscribe (CalDAV and Exchange Server alike: a typed
+// account; connection_ews.js words its fields for Exchange). Providers without a sync service in this
 // deployment are shown as such. Administrators set up any user's connection. Once connected:
 // which calendar each meeting type goes to, the tenant's sync window, and "synchronise".
 // Uses `api`, `t`, `state`, `askForSync` and `showSyncState` from app.js.
@@ -20,7 +21,20 @@ function chosenProvider() {
   return checked ? checked.value : "caldav";
 }
 
+// How the chosen account signs in: "caldav" and "ews" (Exchange Server) are typed in this
+// form; "google" and "exchange" (Exchange Online) sign in at the provider (sign_in.js).
+function chosenKind() {
+  const provider = chosenProvider();
+  if (provider !== "exchange") return provider;
+  return connectionForm.querySelector("input[name=exchange_kind]:checked").value === "server" ? "ews" : "exchange";
+}
+
+function kindOf(connection) {
+  return connection.provider === "exchange" && connection.auth_kind === "basic" ? "ews" : connection.provider;
+}
+
 function account() {
+  if (chosenKind() === "ews") return ewsAccount(); // connection_ews.js
   return {
     provider: chosenProvider(),
     server_url: connectionForm.server_url.value,
@@ -31,16 +45,30 @@ function account() {
 
 function clearConnectionErrors() {
   for (const error of connectionForm.querySelectorAll(".error")) error.textContent = "";
+  for (const input of connectionForm.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
 }
 
+// Error types (pydantic's, and the API's own codes) with words of our own in every language;
+// others keep the API's message.
+const CONNECTION_ERROR_TEXT = {
+  missing: "required", string_too_short: "required", https_required: "httpsRequired",
+  string_pattern_mismatch: "notAnAddress", exchange_server_only: "exchangeServerOnly",
+};
+
+// Each error at its field (`ce-<field>`, the field's input `c-<field>` marked invalid and the
+// first focused), the others under the form.
 function showConnectionErrors(error) {
   const detail = error.body && error.body.detail;
   const details = Array.isArray(detail) ? detail : [{loc: [], msg: String(detail || error.message)}];
   for (const item of details) {
     const field = item.loc[item.loc.length - 1];
     const target = document.getElementById(`ce-${field}`) || document.getElementById("ce-form");
-    target.textContent = item.msg;
+    target.textContent = CONNECTION_ERROR_TEXT[item.type] ? t(CONNECTION_ERROR_TEXT[item.type]) : item.msg;
+    const input = document.getElementById(`c-${field}`);
+    if (input && target.id !== "ce-form") input.setAttribute("aria-invalid", "true");
   }
+  const first = connectionForm.querySelector("[aria-invalid='true']");
+  if (first) first.focus();
 }
 
 // `userId`: whose connection to show (an administrator's colleague, coming back from Google).
@@ -70,7 +98,7 @@ async function openConnection(userId) {
   }
   await showConnectionOf();
   connectionDialog.showModal();
-  if (chosenProvider() === "caldav") connectionForm.server_url.focus();
+  if (["caldav", "ews"].includes(chosenKind())) connectionForm.server_url.focus();
 }
 
 // The chosen user's current connection, and its settings when there is one.
@@ -78,21 +106,25 @@ async function showConnectionOf() {
   clearConnectionErrors();
   document.getElementById("verdict").textContent = "";
   // Nothing of an earlier test (another user's account, its password) stays in the form.
-  for (const name of ["server_url", "username", "password"]) connectionForm[name].value = "";
+  for (const name of ["server_url", "username", "password", "mailbox"]) connectionForm[name].value = "";
+  connectionForm.impersonate.checked = false;
   document.getElementById("calendar-list").replaceChildren();
   document.getElementById("calendar-choice").hidden = true;
   saveButton.disabled = true;
   const current = await api(`/users/${connectionUserId()}/calendar-connection`).catch(() => null);
   state.connection = current;
   document.getElementById("connection-current").textContent = current
-    ? `${t("connectedTo")} ${current.server_url || t(current.provider)} (${current.username})`
+    ? `${t("connectedTo")} ${current.server_url || t(current.provider)} (${current.mailbox || current.username})`
     : t("notConnected");
   document.getElementById("disconnect").hidden = !current;
   const radio = connectionForm.querySelector(`input[name=provider][value=${current ? current.provider : "caldav"}]`);
   if (radio && !radio.disabled) radio.checked = true;
+  const kind = current ? kindOf(current) : "caldav";
+  connectionForm.querySelector(`input[name=exchange_kind][value=${kind === "ews" ? "server" : "online"}]`).checked = true;
+  connectionForm.impersonate.checked = kind === "ews" && current.impersonate;
   showProviderFields(); // sign_in.js
   await showConnectionSettings(current); // connection_settings.js
-  if (current && SIGNED_IN.includes(current.provider)) await showAccountCalendars(); // sign_in.js
+  if (current && SIGNED_IN.includes(kind)) await showAccountCalendars(); // sign_in.js
 }
 
 connectionUser.addEventListener("change", showConnectionOf);
@@ -119,7 +151,7 @@ async function testConnection() {
 // a lone calendar is ticked anyway).
 function showVerdict(result, chosen) {
   const verdict = document.getElementById("verdict");
-  const worded = `verdict_${result.verdict}_${chosenProvider()}`; // in the provider's terms
+  const worded = `verdict_${result.verdict}_${chosenKind()}`; // in the provider's terms
   verdict.textContent = t(worded) !== worded ? t(worded) : t(`verdict_${result.verdict}`);
   verdict.dataset.verdict = result.verdict;
   const list = document.getElementById("calendar-list");
@@ -139,7 +171,7 @@ async function saveConnection() {
   clearConnectionErrors();
   const calendars = [...document.querySelectorAll("#calendar-list input:checked")].map((b) => b.value);
   // An account signed in at its provider is saved already: only its calendars change.
-  const signedIn = state.connection && state.connection.provider === chosenProvider() && chosenProvider() !== "caldav";
+  const signedIn = state.connection && kindOf(state.connection) === chosenKind() && SIGNED_IN.includes(chosenKind());
   try {
     await api(`/users/${connectionUserId()}/calendar-connection`, {
       method: signedIn ? "PATCH" : "PUT",

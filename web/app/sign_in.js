@@ -2,11 +2,11 @@
 // crm-api gives the provider's consent page's address, the user agrees there, the provider
 // sends the browser back to crm-api, which saves the connection and sends it to this page,
 // where the user chooses the calendars. The same button reconnects an account whose sign-in
-// the provider no longer accepts. Exchange Server (EWS) is shown, not yet offered.
+// the provider no longer accepts. Exchange Server (EWS) is a typed account (connection_ews.js).
 // Uses `api`, `t`, `state` (app.js) and the dialog's helpers in connection.js.
 "use strict";
 
-const SIGNED_IN = ["google", "exchange"]; // providers connected by signing in
+const SIGNED_IN = ["google", "exchange"]; // kinds connected by signing in (chosenKind)
 
 const CONNECT_TEXTS = {
   en: {googleSignIn: "Sign in with Google and subscribe", googleHint: "Google asks you to allow this CRM to use your calendar, then sends you back here to choose the calendars.",
@@ -54,10 +54,13 @@ for (const [language, texts] of Object.entries(CONNECT_TEXTS)) Object.assign(TEX
 
 function showProviderFields() {
   const provider = chosenProvider();
-  for (const name of ["caldav", "google", "exchange"]) {
+  const kind = chosenKind(); // connection.js
+  for (const name of ["google", "exchange"]) {
     document.getElementById(`${name}-fields`).hidden = provider !== name;
   }
-  if (!(state.connection && state.connection.provider === provider)) {
+  document.getElementById("exchange-online-fields").hidden = kind !== "exchange";
+  showAccountFields(kind); // connection_ews.js
+  if (!(state.connection && kindOf(state.connection) === kind)) {
     document.getElementById("calendar-choice").hidden = true;
     document.getElementById("verdict").textContent = "";
     saveButton.disabled = true;
@@ -114,3 +117,6 @@ async function resumeSignIn() {
 
 document.getElementById("google-sign-in").addEventListener("click", () => signIn("google"));
 document.getElementById("exchange-sign-in").addEventListener("click", () => signIn("exchange"));
+for (const radio of connectionForm.querySelectorAll("input[name=exchange_kind]")) {
+  radio.addEventListener("change", showProviderFields);
+}

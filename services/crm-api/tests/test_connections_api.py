@@ -56,7 +56,10 @@ async def setup(fresh_database: str) -> AsyncIterator[tuple[Any, FakeSyncService
     settings = settings_for(
         fresh_database,
         internal_api_token=TOKEN,
-        sync_service_urls={"caldav": "http://sync-caldav.test"},
+        sync_service_urls={
+            "caldav": "http://sync-caldav.test",
+            "exchange": "http://sync-exchange.test",
+        },
     )
     async with running_api(
         fresh_database, settings=settings, sync_transport=httpx.MockTransport(fake.handler)
@@ -257,7 +260,13 @@ async def test_the_internal_api_needs_the_internal_token(setup) -> None:
     assert (await api.client(token="x" * 40).get(path)).status_code == 401
     revealed = await api.client(token=TOKEN).get(path)
     assert revealed.status_code == 200
-    assert revealed.json() == {"kind": "basic", "username": "ann", "secret": PASSWORD}
+    assert revealed.json() == {
+        "kind": "basic",
+        "username": "ann",
+        "secret": PASSWORD,
+        "mailbox": "",
+        "impersonate": False,
+    }
     assert revealed.headers["cache-control"] == "no-store"
     assert "/internal" not in json.dumps((await api.client().get("/openapi.json")).json()["paths"])
 
@@ -294,3 +303,139 @@ async def test_the_internal_api_gives_configs_and_meetings(setup) -> None:
     ).json() == []
     unknown = await internal.get(f"/internal/connections/{uuid.uuid4()}/config")
     assert unknown.status_code == 404
+
+
+# --- Exchange Server (EWS) ----------------------------------------------------------------------
+
+EWS = "https://mail.corp.test/EWS/Exchange.asmx"
+
+
+def ews(**changes: Any) -> dict[str, Any]:
+    """An Exchange Server connection by a service account impersonating Ann's mailbox."""
+    values = body(
+        provider="exchange",
+        server_url=EWS,
+        username="CORP\\svc-calsync",
+        mailbox="ann@corp.test",
+        impersonate=True,
+    )
+    values.update(changes)
+    return values
+
+
+async def test_an_exchange_server_connection_is_tested_and_stored_with_its_mailbox(setup) -> None:
+    api, fake = setup
+    acme = await api.tenant()
+    path = f"/users/{acme.user.user_id}/calendar-connection"
+    saved = await api.client(acme.user).put(path, json=ews())
+    assert saved.status_code == 200, saved.text
+    assert fake.requests[-1]["server_url"] == EWS
+    assert fake.requests[-1]["credentials"] == {
+        "kind": "basic",
+        "username": "CORP\\svc-calsync",
+        "secret": PASSWORD,
+        "mailbox": "ann@corp.test",
+        "impersonate": True,
+    }
+    shown = saved.json()
+    assert (shown["provider"], shown["auth_kind"]) == ("exchange", "basic")
+    assert (shown["username"], shown["mailbox"], shown["impersonate"]) == (
+        "CORP\\svc-calsync",
+        "ann@corp.test",
+        True,
+    )
+    assert shown["invitation_sender"] == "provider"  # Exchange's by default, as Online
+    fetched = await api.client(acme.user).get(path)
+    assert fetched.json()["mailbox"] == "ann@corp.test"
+    for text in (saved.text, fetched.text, json.dumps(await outbox_payloads(api))):
+        assert PASSWORD not in text
+    # The sync service gets the mailbox as the connection's account, the login with the secret.
+    config = (await outbox_payloads(api))[0]["payload"]["config"]
+    assert config["account"] == "ann@corp.test"
+    connection_id = config["connection_id"]
+    internal = api.client(token=TOKEN)
+    revealed = await internal.get(f"/internal/connections/{connection_id}/credentials")
+    assert revealed.json() == {
+        "kind": "basic",
+        "username": "CORP\\svc-calsync",
+        "secret": PASSWORD,
+        "mailbox": "ann@corp.test",
+        "impersonate": True,
+    }
+    # Unlike Exchange Online, EWS can save attendees without mailing them: ours may send.
+    changed = await api.client(acme.user).patch(path, json={"invitation_sender": "notifier"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["invitation_sender"] == "notifier"
+    again = await api.client(acme.user).put(path, json=ews())
+    assert again.json()["invitation_sender"] == "notifier"  # a reconnection keeps the choice
+
+
+async def test_the_mailbox_defaults_to_a_username_that_is_an_address(setup) -> None:
+    api, fake = setup
+    acme = await api.tenant()
+    url = f"/users/{acme.user.user_id}/calendar-connection/test"
+    tested = await api.client(acme.user).post(
+        url, json=account(provider="exchange", server_url=EWS, username="ann@corp.test")
+    )
+    assert tested.status_code == 200, tested.text
+    credentials = fake.requests[-1]["credentials"]
+    assert (credentials["mailbox"], credentials["impersonate"]) == ("ann@corp.test", False)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "code"),
+    [
+        ({"mailbox": None, "username": "CORP\\ann", "impersonate": False}, "mailbox", "missing"),
+        ({"mailbox": None, "username": "svc@corp.test"}, "mailbox", "missing"),  # impersonating
+        ({"mailbox": "not an address"}, "mailbox", "string_pattern_mismatch"),
+        ({"server_url": "http://mail.corp.test/EWS/Exchange.asmx"}, "server_url", "https_required"),
+        ({"server_url": "mail.corp.test/EWS/Exchange.asmx"}, "server_url", "https_required"),
+        ({"server_url": ""}, "server_url", "string_too_short"),
+        (
+            {"provider": "caldav", "server_url": "https://dav.test/", "mailbox": None},
+            "impersonate",
+            "exchange_server_only",
+        ),
+    ],
+)
+async def test_exchange_server_validation_names_the_field(
+    setup, changes: dict[str, Any], field: str, code: str
+) -> None:
+    api, fake = setup
+    acme = await api.tenant()
+    path = f"/users/{acme.user.user_id}/calendar-connection"
+    client = api.client(acme.user)
+    for response in (
+        await client.post(path + "/test", json={**account(**ews()), **changes}),
+        await client.put(path, json=ews(**changes)),
+    ):
+        assert response.status_code == 422, response.text
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["body", field]
+        assert error["type"] == code
+    assert fake.requests == []  # refused before the sync service is asked
+
+
+async def test_plain_http_ews_is_accepted_only_on_the_allow_list(fresh_database: str) -> None:
+    fake = FakeSyncService()
+    settings = settings_for(
+        fresh_database,
+        internal_api_token=TOKEN,
+        sync_service_urls={"exchange": "http://sync-exchange.test"},
+        ssrf_allow=["127.0.0.1:8443"],
+    )
+    async with running_api(
+        fresh_database, settings=settings, sync_transport=httpx.MockTransport(fake.handler)
+    ) as api:
+        acme = await api.tenant()
+        url = f"/users/{acme.user.user_id}/calendar-connection/test"
+        client = api.client(acme.user)
+        allowed = await client.post(
+            url, json=account(**ews(server_url="http://127.0.0.1:8443/EWS/Exchange.asmx"))
+        )
+        assert allowed.status_code == 200, allowed.text
+        other_port = await client.post(
+            url, json=account(**ews(server_url="http://127.0.0.1:8080/EWS/Exchange.asmx"))
+        )
+        assert other_port.status_code == 422
+        assert other_port.json()["detail"][0]["loc"] == ["body", "server_url"]

@@ -29,6 +29,10 @@ class Settings(ServiceSettings):
     sync_service_urls: dict[str, str] = {}
     """Provider → base URL of its sync service (connection tests), e.g. ``{"caldav": ...}``;
     a provider missing here is shown as "not available in this deployment yet"."""
+    ssrf_allow: list[str] = []
+    """The sync services' SSRF allow-list (hosts, host:port or networks), read here too: an
+    Exchange Server EWS address may be plain http only for these (a development stack's
+    stand-ins); every other must be https."""
 
     @field_validator("database_url")
     @classmethod

@@ -220,6 +220,10 @@ class CalendarConnection(Base):
     calendars: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     invitation_sender: Mapped[str] = mapped_column(String(16), server_default="notifier")
     auth_kind: Mapped[str] = mapped_column(String(16), server_default="basic")
+    mailbox: Mapped[str | None] = mapped_column(String(320))
+    """Exchange Server: the mailbox whose calendar is synced (``account`` is the login)."""
+    impersonate: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    """Exchange Server: ``account`` is a service account acting for ``mailbox``."""
     calendar_names: Mapped[dict[str, str]] = mapped_column(
         JSONB, server_default=text("'{}'::jsonb")
     )

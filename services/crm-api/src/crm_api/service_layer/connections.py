@@ -8,7 +8,8 @@ a second claim is refused with the name of the user who holds it.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from pydantic import SecretStr
 from sqlalchemy import delete, select
@@ -37,6 +38,7 @@ from crm_api.adapters.orm import CalendarClaim, CalendarConnection, Tenant, User
 from crm_api.adapters.secret_box import SecretBox
 from crm_api.adapters.sync_services import SyncServices, SyncServiceUnavailable
 from crm_api.auth import Caller
+from crm_api.domain.accounts import check_ews_url, is_exchange_server, mailbox_for
 from crm_api.errors import Conflict, Forbidden, Invalid, NotFound
 
 DEFAULT_SHOWN = ["participants", "meeting_type", "custom_fields"]
@@ -44,13 +46,27 @@ DEFAULT_SHOWN = ["participants", "meeting_type", "custom_fields"]
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """Where and how to log in; ``secret`` is the password or the OAuth2 bearer token."""
+    """Where and how to log in; ``secret`` is the password or the OAuth2 bearer token.
+    Exchange Server only: ``mailbox``, the mailbox whose calendar is synced, and
+    ``impersonate``, when ``username`` is a service account acting for it."""
 
     provider: str
     server_url: str
     username: str
     secret: SecretStr
     auth_kind: AuthKind
+    mailbox: str = ""
+    impersonate: bool = False
+
+
+def checked(account: Account, plain_http_hosts: Sequence[str]) -> Account:
+    """A new account as typed, checked (``domain.accounts``), its mailbox filled in."""
+    mailbox = mailbox_for(
+        account.provider, account.auth_kind, account.username, account.mailbox, account.impersonate
+    )
+    if is_exchange_server(account.provider, account.auth_kind):
+        check_ews_url(account.server_url, plain_http_hosts)
+    return replace(account, mailbox=mailbox)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,17 +116,27 @@ async def _find(
 
 
 async def test_account(
-    session: AsyncSession, sync: SyncServices, caller: Caller, user_id: uuid.UUID, account: Account
+    session: AsyncSession,
+    sync: SyncServices,
+    caller: Caller,
+    user_id: uuid.UUID,
+    account: Account,
+    plain_http_hosts: Sequence[str],
 ) -> ProbeResult:
+    """``plain_http_hosts``: the deployment's SSRF allow-list (``domain.accounts``)."""
     await check_user(session, caller, user_id)
-    return await _probe(sync, account)
+    return await _probe(sync, checked(account, plain_http_hosts))
 
 
 async def _probe(sync: SyncServices, account: Account) -> ProbeResult:
     request = ProbeRequest(
         server_url=account.server_url,
         credentials=Credentials(
-            kind=account.auth_kind, username=account.username, secret=account.secret
+            kind=account.auth_kind,
+            username=account.username,
+            secret=account.secret,
+            mailbox=account.mailbox,
+            impersonate=account.impersonate,
         ),
     )
     try:
@@ -132,13 +158,19 @@ async def save(
     user_id: uuid.UUID,
     account: Account,
     choices: Choices,
+    plain_http_hosts: Sequence[str] = (),
 ) -> CalendarConnection:
-    """Call inside ``session.begin()``: tests the account, then stores and announces it."""
+    """Call inside ``session.begin()``: tests the account, then stores and announces it.
+    ``plain_http_hosts``: the deployment's SSRF allow-list (``domain.accounts``)."""
     await check_user(session, caller, user_id)
+    account = checked(account, plain_http_hosts)
     result = await _probe(sync, account)
     _require_usable(result)
     connection = await _find(session, caller.tenant_id, user_id)
     created = connection is None
+    was_exchange_server = connection is not None and is_exchange_server(
+        connection.provider, connection.auth_kind
+    )
     if connection is None:
         connection = CalendarConnection(
             id=uuid.uuid4(), tenant_id=caller.tenant_id, user_id=user_id, config_version=0
@@ -148,8 +180,12 @@ async def save(
     connection.server_url = account.server_url
     connection.account = account.username
     connection.auth_kind = account.auth_kind.value
+    connection.mailbox = account.mailbox or None
+    connection.impersonate = account.impersonate
     if _provider_always_sends(connection):
         connection.invitation_sender = "provider"  # never both, whatever the request said
+    elif is_exchange_server(connection.provider, connection.auth_kind) and not was_exchange_server:
+        connection.invitation_sender = "provider"  # the default; the request may choose ours
     connection.encrypted_secret = box.seal(account.secret.get_secret_value())
     connection.calendar_names = {c.id: c.name for c in result.calendars}
     connection.state = "pending"
@@ -217,7 +253,14 @@ def _apply(
 
 def _provider_always_sends(connection: CalendarConnection) -> bool:
     """Graph writes attendees only by inviting them (no silent add, unlike Google's
-    ``sendUpdates=none`` or CalDAV's SCHEDULE-AGENT=CLIENT)."""
+    ``sendUpdates=none`` or CalDAV's SCHEDULE-AGENT=CLIENT): Exchange Online's invitations are
+    Exchange's, never ours.
+
+    Exchange Server (EWS, ``auth_kind`` basic) is not held to this: EWS saves a meeting with
+    attendees without mailing them (``SendMeetingInvitations="SendToNone"`` on CreateItem and
+    UpdateItem, ``SendMeetingCancellations="SendToNone"`` on DeleteItem), which sync-exchange
+    does when our notifier sends. So either may send for it; it starts as Exchange's, like
+    Exchange Online, the behaviour its users know from Outlook (``save``)."""
     return connection.provider == "exchange" and connection.auth_kind == "oauth_refresh"
 
 
@@ -300,6 +343,8 @@ def stored_account(connection: CalendarConnection, box: SecretBox) -> Account:
         username=connection.account,
         secret=SecretStr(box.open(connection.encrypted_secret)),
         auth_kind=AuthKind(connection.auth_kind),
+        mailbox=connection.mailbox or "",
+        impersonate=connection.impersonate,
     )
 
 
@@ -347,7 +392,8 @@ async def config_of(session: AsyncSession, connection: CalendarConnection) -> Co
         connection_id=connection.id,
         provider=Provider(connection.provider),
         user_id=connection.user_id,
-        account=connection.account,
+        # Exchange Server: the mailbox synced, which may not be the login (impersonation).
+        account=connection.mailbox or connection.account,
         server_url=connection.server_url,
         calendars=list(connection.calendars),
         sync_window_months_back=tenant.sync_months_back,

@@ -14,6 +14,7 @@ from calsync_contracts import Provider
 from calsync_contracts.internal import AuthKind, CalendarInfo, ProbeVerdict
 from crm_api.adapters.orm import CalendarConnection
 from crm_api.adapters.sync_services import SyncServices
+from crm_api.domain.accounts import MAILBOX_PATTERN
 from crm_api.entrypoints.http.deps import CallerDep, SessionDep, StateDep
 from crm_api.errors import Invalid
 from crm_api.service_layer import connections
@@ -26,13 +27,39 @@ ShownField = Literal["participants", "meeting_type", "custom_fields"]
 
 
 class AccountIn(BaseModel):
+    """Where and how to sign in. Exchange Server on premises is provider ``exchange`` with
+    ``auth_kind`` basic: ``server_url`` its EWS address (https), ``username``/``password`` the
+    mailbox owner's, or with ``impersonate`` a service account's; ``mailbox`` the address whose
+    calendar is synced."""
+
     model_config = ConfigDict(extra="forbid")
     provider: ProviderName
-    server_url: str = Field(min_length=1, max_length=2000, examples=["https://dav.example.com/"])
+    server_url: str = Field(
+        min_length=1,
+        max_length=2000,
+        examples=["https://dav.example.com/", "https://mail.example.com/EWS/Exchange.asmx"],
+    )
     username: str = Field(default="", max_length=320)
     password: SecretStr | None = Field(default=None, max_length=1000)
     bearer_token: SecretStr | None = Field(default=None, max_length=4000)
     auth_kind: AuthKind = AuthKind.BASIC
+    mailbox: str | None = Field(
+        default=None,
+        max_length=320,
+        pattern=MAILBOX_PATTERN,
+        examples=["ann@corp.example"],
+        description=(
+            "Exchange Server: the mailbox whose calendar is synced; defaults to the username "
+            "when that is an address."
+        ),
+    )
+    impersonate: bool = Field(
+        default=False,
+        description=(
+            "Exchange Server: username and password are a service account's holding Exchange's "
+            "ApplicationImpersonation role, acting for the mailbox."
+        ),
+    )
 
     def account(self) -> Account:
         if self.auth_kind is AuthKind.BEARER:
@@ -43,7 +70,15 @@ class AccountIn(BaseModel):
             if self.password is None:
                 raise Invalid(("body", "password"), "a password is required")
             secret = self.password
-        return Account(self.provider, self.server_url, self.username, secret, self.auth_kind)
+        return Account(
+            self.provider,
+            self.server_url,
+            self.username,
+            secret,
+            self.auth_kind,
+            mailbox=self.mailbox or "",
+            impersonate=self.impersonate,
+        )
 
 
 class ChoicesIn(BaseModel):
@@ -91,6 +126,8 @@ class ConnectionOut(BaseModel):
     server_url: str | None
     username: str
     auth_kind: str
+    mailbox: str | None = Field(description="Exchange Server: the mailbox synced.")
+    impersonate: bool = Field(description="Exchange Server: signed in as a service account.")
     calendars: list[CalendarInfo]
     calendar_by_meeting_type: dict[str, str]
     shown_fields: list[str]
@@ -109,6 +146,8 @@ class ConnectionOut(BaseModel):
             server_url=c.server_url,
             username=c.account,
             auth_kind=c.auth_kind,
+            mailbox=c.mailbox,
+            impersonate=c.impersonate,
             calendars=[CalendarInfo(id=i, name=c.calendar_names.get(i, i)) for i in c.calendars],
             calendar_by_meeting_type=c.calendar_by_meeting_type,
             shown_fields=c.shown_fields,
@@ -158,7 +197,7 @@ async def test_account(
     user_id: uuid.UUID, body: AccountIn, caller: CallerDep, session: SessionDep, state: StateDep
 ) -> ProbeOut:
     result = await connections.test_account(
-        session, sync_services(state), caller, user_id, body.account()
+        session, sync_services(state), caller, user_id, body.account(), state.settings.ssrf_allow
     )
     return ProbeOut(**result.model_dump(), usable=result.usable)
 
@@ -180,6 +219,7 @@ async def save(
             user_id,
             body.account(),
             body.choices(),
+            state.settings.ssrf_allow,
         )
         return ConnectionOut.of(saved)
 

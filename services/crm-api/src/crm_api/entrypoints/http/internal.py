@@ -74,6 +74,8 @@ async def credentials(connection_id: uuid.UUID, session: SessionDep, state: Stat
         "kind": account.auth_kind.value,
         "username": account.username,
         "secret": account.secret.get_secret_value(),
+        "mailbox": account.mailbox,
+        "impersonate": account.impersonate,
     }
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 

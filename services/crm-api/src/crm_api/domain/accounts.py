@@ -1,0 +1,108 @@
+"""Rules for the account a connection signs in with, checked before a sync service is asked.
+
+Exchange Server on premises (provider ``exchange``, ``auth_kind`` basic: EWS with a login and
+a password, ADR 13) needs what an Exchange Online sign-in brings by itself:
+
+- the mailbox whose calendar is synced: ``mailbox``, else the username when that is an address
+  (a user signing in to their own mailbox by its address);
+- an https EWS address: the password travels in every request (Basic, or NTLM which a relay can
+  replay). Plain http only for a host on the deployment's SSRF allow-list (``SSRF_ALLOW``, the
+  list the sync services take for loopback and private addresses: only a development stack's
+  stand-ins are on it). The sync service still guards the address it connects to;
+- impersonation (a service account with Exchange's ApplicationImpersonation role acting for
+  the mailbox) exists in EWS only.
+
+Errors are ``Invalid`` at the field, with a code the page words (``missing``,
+``https_required``, ``exchange_server_only``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from calsync_contracts.internal import AuthKind
+from crm_api.errors import Invalid
+
+MAILBOX_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+"""An SMTP address, loosely: on-premises Exchange organisations often use internal domains
+(``corp.local``) that stricter e-mail validators refuse as special-use names (RFC 6761)."""
+
+
+def is_exchange_server(provider: str, auth_kind: AuthKind | str) -> bool:
+    return provider == "exchange" and AuthKind(auth_kind) is AuthKind.BASIC
+
+
+def mailbox_for(
+    provider: str,
+    auth_kind: AuthKind,
+    username: str,
+    mailbox: str,
+    impersonate: bool,
+) -> str:
+    """The mailbox to store ('' outside Exchange Server)."""
+    if not is_exchange_server(provider, auth_kind):
+        if impersonate:
+            raise Invalid(
+                ("body", "impersonate"),
+                "impersonation is for Exchange Server (EWS) connections only",
+                "exchange_server_only",
+            )
+        if mailbox:
+            raise Invalid(
+                ("body", "mailbox"),
+                "a mailbox is for Exchange Server (EWS) connections only",
+                "exchange_server_only",
+            )
+        return ""
+    if mailbox:
+        return mailbox
+    if not impersonate and _looks_like_address(username):
+        return username
+    raise Invalid(
+        ("body", "mailbox"),
+        "the address of the mailbox whose calendar is synchronised is required",
+        "missing",
+    )
+
+
+def check_ews_url(server_url: str, plain_http_hosts: Sequence[str]) -> None:
+    parts = urlsplit(server_url)
+    host = parts.hostname
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range
+        host = None
+    if host and parts.scheme == "https":
+        return
+    if host and parts.scheme == "http" and _allowed(host, port, plain_http_hosts):
+        return
+    raise Invalid(
+        ("body", "server_url"),
+        "the EWS address must be an https:// address "
+        "(such as https://mail.example.com/EWS/Exchange.asmx)",
+        "https_required",
+    )
+
+
+def _allowed(host: str, port: int | None, allow: Sequence[str]) -> bool:
+    """As the sync services' SSRF guard reads its allow-list: a host, host:port or a network."""
+    if host in allow or f"{host}:{port or 80}" in allow:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    for entry in allow:
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _looks_like_address(username: str) -> bool:
+    return re.fullmatch(MAILBOX_PATTERN, username) is not None
