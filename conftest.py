@@ -36,6 +36,7 @@ import pytest_asyncio
 
 from calsync_contracts.topics import all_topic_specs
 from calsync_localinfra import LocalKafka, LocalPostgres, LocalPostgresDatabase
+from calsync_localinfra.ews import LocalExchangeServer
 from calsync_localinfra.google import LocalGoogle
 from calsync_localinfra.kafka_tail import KafkaTail
 from calsync_localinfra.microsoft import LocalMicrosoft
@@ -113,6 +114,13 @@ def google(local_servers_dir: Path) -> Iterator[LocalGoogle]:
 def microsoft(local_servers_dir: Path) -> Iterator[LocalMicrosoft]:
     """The Microsoft stand-in; tests make their own accounts (``add_account``)."""
     with LocalMicrosoft(local_servers_dir / "microsoft") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def exchange_server(local_servers_dir: Path) -> Iterator[LocalExchangeServer]:
+    """The Exchange Server (EWS) stand-in; tests make their own mailboxes (``add_account``)."""
+    with LocalExchangeServer(local_servers_dir / "ews") as server:
         yield server
 
 

@@ -8,23 +8,28 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import caldav
+import exchangelib
 import httpx
 import pytest
+from exchangelib.folders import Calendar as CalendarFolder
 from icalendar import Calendar, Event
 
 from calsync_contracts.events import ProviderEventFields
 from calsync_contracts.internal import Credentials
 from calsync_contracts.meeting import AllDaySpan
+from calsync_localinfra.ews import LocalExchangeServer
 from calsync_localinfra.google import LocalGoogle
 from calsync_localinfra.microsoft import LocalMicrosoft
 from calsync_localinfra.radicale import LocalRadicale
 from calsync_localinfra.xandikos import LocalXandikos
 from sync_caldav.calendar import CalDavCalendar
 from sync_caldav.webdav.client import DavClient
+from sync_exchange.ews.calendar import EwsCalendar
+from sync_exchange.ews.session import Mailbox
 from sync_exchange.graph.calendar import GraphCalendar
 from sync_exchange.graph.client import (
     AppRegistration,
@@ -249,5 +254,76 @@ def graph_calendar_subject(microsoft: LocalMicrosoft) -> SubjectFactory:
         async with graph_http(ours, endpoints) as mine, graph_http(theirs, endpoints) as other:
             backdoor = GraphBackdoor(microsoft, calendar_id, other)
             yield Subject(GraphCalendar(Graph(mine)), calendar_id, backdoor, assigns_uid=True)
+
+    return made
+
+
+class EwsBackdoor:
+    """The user's Outlook: exchangelib with the user's own login, our mapping not involved."""
+
+    def __init__(
+        self, exchange: LocalExchangeServer, account: exchangelib.Account, folder_id: str
+    ) -> None:
+        self.exchange, self.account, self.folder_id = exchange, account, folder_id
+
+    async def put(self, name: str, fields: ProviderEventFields, uid: str) -> str:
+        time = fields.time
+        if isinstance(time, AllDaySpan):
+            edges = [exchangelib.EWSDate.from_date(time.start_date)]
+            edges.append(exchangelib.EWSDate.from_date(time.end_date - timedelta(days=1)))
+        else:
+            edges = [exchangelib.EWSDateTime.from_datetime(t) for t in (time.start, time.end)]
+
+        def made() -> str:
+            folder = CalendarFolder(root=self.account.root, id=self.folder_id)
+            item = exchangelib.CalendarItem(
+                account=self.account,
+                folder=folder,
+                subject=fields.subject,
+                body=fields.description,
+                location=fields.location,
+                is_all_day=isinstance(time, AllDaySpan),
+                start=edges[0],
+                end=edges[1],
+                uid=uid,
+            )
+            item.save()
+            return str(item.id)
+
+        return await asyncio.to_thread(made)
+
+    async def put_garbage(self, name: str) -> str:
+        """An item without a start: Exchange refuses to make one, migrations leave them."""
+        stored = await asyncio.to_thread(
+            self.exchange.put_raw, self.folder_id, {"Subject": "broken"}
+        )
+        return str(stored["id"])
+
+    async def remove(self, external_id: str) -> None:
+        def gone() -> None:
+            (item,) = self.account.fetch(ids=[(external_id, None)])
+            item.delete()
+
+        await asyncio.to_thread(gone)
+
+
+@pytest.fixture
+def ews_calendar_subject(exchange_server: LocalExchangeServer) -> SubjectFactory:
+    from tests.adapters.test_calendar_port_contract import Subject
+
+    @asynccontextmanager
+    async def made() -> AsyncIterator[Subject]:
+        email = f"u{uuid4().hex[:10]}@corp.test"
+        await asyncio.to_thread(exchange_server.add_account, email, PASSWORD)
+        folder_id = await asyncio.to_thread(exchange_server.add_calendar, email, "Work")
+        credentials = Credentials(kind="basic", username=email, secret=PASSWORD)
+        ours = Mailbox(exchange_server.ews_url, credentials)
+        theirs = Mailbox(exchange_server.ews_url, credentials)
+        backdoor = EwsBackdoor(exchange_server, theirs.account, folder_id)
+        try:
+            yield Subject(EwsCalendar(ours), folder_id, backdoor, assigns_uid=False)
+        finally:
+            ours.close()
+            theirs.close()
 
     return made

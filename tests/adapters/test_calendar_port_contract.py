@@ -62,7 +62,7 @@ class MemoryBackdoor:
         self.calendar.user_delete(self.calendar_id, external_id)
 
 
-@pytest.fixture(params=["memory", "radicale", "xandikos", "google", "graph"])
+@pytest.fixture(params=["memory", "radicale", "xandikos", "google", "graph", "ews"])
 async def subject(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
     if request.param == "memory":
         calendar = InMemoryCalendar()

@@ -41,10 +41,11 @@ def meeting(**changes: Any) -> MeetingSnapshot:
 
 
 def as_read(values: dict[str, Any], **extra: Any) -> CalendarItem:
-    """An item as exchangelib hands it over after ``GetItem``: times in UTC, zone alongside."""
+    """An item as exchangelib hands it over after ``GetItem``: times in UTC, and the zone as
+    Exchange names it (a Windows id, which exchangelib maps to one IANA zone)."""
     item = CalendarItem(**values, **extra)
     if isinstance(values["start"], datetime):
-        item._start_timezone = values["start"].tzinfo
+        item._start_timezone = EWSTimeZone.from_ms_id(values["start"].tzinfo.ms_id)
         item.start = values["start"].astimezone(EWSTimeZone("UTC"))
         item.end = values["end"].astimezone(EWSTimeZone("UTC"))
     return item
@@ -124,10 +125,23 @@ def test_a_new_subject_writes_the_subject_only() -> None:
     assert changed_fields(after, before) == {"subject": "Budget, final"}
 
 
-def test_the_same_instant_in_another_zone_is_not_a_change_of_time() -> None:
+def test_the_same_instant_in_another_zone_writes_the_zone_only() -> None:
+    """Rewriting the times would mail every guest an update for nothing."""
     before = as_read(render(OutboundEvent(meeting())))
     london = TimedSpan(start=START, end=START + timedelta(hours=1), timezone="Europe/London")
-    assert changed_fields(render(OutboundEvent(meeting(time=london))), before) == {}
+    changes = changed_fields(render(OutboundEvent(meeting(time=london))), before)
+    assert changes == {"crm_time_zone": "Europe/London"}
+
+
+def test_a_zone_exchange_shares_with_others_comes_back_as_written() -> None:
+    """Copenhagen and Paris are both "Romance Standard Time" in Exchange."""
+    copenhagen = TimedSpan(
+        start=START, end=START + timedelta(hours=1), timezone="Europe/Copenhagen"
+    )
+    values = render(OutboundEvent(meeting(time=copenhagen)))
+    assert parse(as_read(values)).time == copenhagen
+    moved_in_outlook = as_read(values | {"crm_time_zone": None})
+    assert parse(moved_in_outlook).time.timezone == "Europe/Paris"  # type: ignore[union-attr]
 
 
 def test_a_moved_meeting_writes_its_times() -> None:

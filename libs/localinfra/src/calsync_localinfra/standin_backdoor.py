@@ -5,6 +5,7 @@ would have mailed, and a request count for benchmarks."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
 from typing import Annotated, Any, Protocol
 
 from fastapi import Body, FastAPI, Response
@@ -14,6 +15,15 @@ from calsync_localinfra.oauth_authority import OAuthAuthority, TokenStyle
 
 class Made(Protocol):
     id: str
+
+
+class Observed(Protocol):
+    """What any stand-in (with OAuth or without, as EWS) shows its operator."""
+
+    mailed: list[dict[str, str]]
+    requests: int
+
+    def locked(self) -> AbstractContextManager[None]: ...
 
 
 class StandInState(OAuthAuthority, ABC):
@@ -62,9 +72,13 @@ def add_backdoor_routes(app: FastAPI, state: StandInState) -> None:
             state.token_failures = int(body["count"])
         return Response(status_code=204)
 
+    add_observation_routes(app, state)
+
+
+def add_observation_routes(app: FastAPI, state: Observed) -> None:
     @app.get("/_fake/mailed")
     async def mailed() -> list[dict[str, str]]:
-        """What the provider would have mailed to guests (cancellations)."""
+        """What the provider would have mailed to guests (invitations, cancellations)."""
         with state.locked():
             return list(state.mailed)
 

@@ -1,6 +1,11 @@
-"""A provider stand-in as a local process (``LocalGoogle``, ``LocalMicrosoft``): started on a
-free port, stopped, and driven through its backdoor (``standin_backdoor``) and its consent page
-and token endpoint (``grant``), as the tests, benchmarks and ``make run`` need."""
+"""A provider stand-in as a local process: started on a free port, stopped, and driven through
+its backdoor (``standin_backdoor``), as the tests, benchmarks and ``make run`` need.
+
+``LocalStandInProcess`` is the part every stand-in shares (the process, the backdoor's HTTP
+calls, what the provider would have mailed, the request count); ``LocalStandIn`` adds the OAuth
+side of ``LocalGoogle`` and ``LocalMicrosoft`` (client credentials, consent page and token
+endpoint, ``grant``). EWS has no OAuth (``LocalExchangeServer`` signs in with HTTP Basic), so it
+builds on ``LocalStandInProcess`` alone."""
 
 from __future__ import annotations
 
@@ -18,24 +23,14 @@ from calsync_localinfra.ports import LOCALHOST, free_port
 from calsync_localinfra.processes import start_server, stop_process
 
 
-class LocalStandIn(ABC):
+class LocalStandInProcess:
     module = ""
     """``python -m <module>`` serves the stand-in."""
     name = ""
     scheme = "http"
 
-    def __init__(
-        self,
-        base_dir: Path | str,
-        *,
-        client_id: str,
-        client_secret: str,
-        accounts: tuple[str, ...] = (),
-        port: int | None = None,
-    ) -> None:
+    def __init__(self, base_dir: Path | str, *, port: int | None = None) -> None:
         self.base_dir = Path(base_dir).resolve()
-        self.client_id, self.client_secret = client_id, client_secret
-        self.accounts = accounts
         self.host = LOCALHOST
         self._port = port
         self._process: subprocess.Popen[bytes] | None = None
@@ -50,20 +45,8 @@ class LocalStandIn(ABC):
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    # --- what each stand-in says of itself --------------------------------------------------------
-
-    @property
-    @abstractmethod
-    def authorize_uri(self) -> str:
-        """The consent page, at the provider's path."""
-
-    @property
-    @abstractmethod
-    def token_endpoint(self) -> str:
-        """The token endpoint, at the provider's path."""
-
-    def extra_argv(self) -> list[str]:
-        """Arguments of this stand-in's own (a certificate…), prepared before it starts."""
+    def server_argv(self) -> list[str]:
+        """The arguments of ``python -m <module>`` besides ``--host`` and ``--port``."""
         return []
 
     def verify(self) -> ssl.SSLContext | bool:
@@ -76,10 +59,7 @@ class LocalStandIn(ABC):
         self.base_dir.mkdir(parents=True, exist_ok=True)
         port = self._port or free_port(self.host)
         argv = [sys.executable, "-m", self.module, "--host", self.host, "--port", str(port)]
-        argv += ["--client-id", self.client_id, "--client-secret", self.client_secret]
-        argv += self.extra_argv()
-        for email in self.accounts:
-            argv += ["--account", email]
+        argv += self.server_argv()
         log = self.base_dir / f"{self.module.rsplit('.', 1)[-1]}.log"
         self._process = start_server(self.name, argv, log, self.host, port, 20)
         self._port = port
@@ -100,6 +80,66 @@ class LocalStandIn(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    # --- what every backdoor answers ------------------------------------------------------------
+
+    def mailed(self) -> list[dict[str, str]]:
+        return list(self._get("_fake/mailed"))
+
+    def requests(self) -> int:
+        return int(self._get("_fake/stats")["requests"])
+
+    def _post(self, path: str, body: dict[str, Any] | list[Any] | None) -> Any:
+        with httpx.Client(verify=self.verify(), timeout=10) as client:
+            response = client.post(self.url + path, json=body)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def _get(self, path: str) -> Any:
+        with httpx.Client(verify=self.verify(), timeout=10) as client:
+            response = client.get(self.url + path)
+        response.raise_for_status()
+        return response.json()
+
+
+class LocalStandIn(LocalStandInProcess, ABC):
+    """A stand-in for a provider signed in to with OAuth 2.0 (Google, Microsoft)."""
+
+    def __init__(
+        self,
+        base_dir: Path | str,
+        *,
+        client_id: str,
+        client_secret: str,
+        accounts: tuple[str, ...] = (),
+        port: int | None = None,
+    ) -> None:
+        super().__init__(base_dir, port=port)
+        self.client_id, self.client_secret = client_id, client_secret
+        self.accounts = accounts
+
+    # --- what each stand-in says of itself --------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def authorize_uri(self) -> str:
+        """The consent page, at the provider's path."""
+
+    @property
+    @abstractmethod
+    def token_endpoint(self) -> str:
+        """The token endpoint, at the provider's path."""
+
+    def extra_argv(self) -> list[str]:
+        """Arguments of this stand-in's own (a certificate…), prepared before it starts."""
+        return []
+
+    def server_argv(self) -> list[str]:
+        argv = ["--client-id", self.client_id, "--client-secret", self.client_secret]
+        argv += self.extra_argv()
+        for email in self.accounts:
+            argv += ["--account", email]
+        return argv
 
     # --- the backdoor ---------------------------------------------------------------------------
 
@@ -129,12 +169,6 @@ class LocalStandIn(ABC):
     def fail_token_endpoint(self, count: int = 1) -> None:
         self._post("_fake/token/fail-next", {"count": count})
 
-    def mailed(self) -> list[dict[str, str]]:
-        return list(self._get("_fake/mailed"))
-
-    def requests(self) -> int:
-        return int(self._get("_fake/stats")["requests"])
-
     def grant(self, email: str) -> str:
         """A refresh token for ``email``, through the consent page and the token endpoint as a
         user and a web server would get it (no PKCE)."""
@@ -153,15 +187,3 @@ class LocalStandIn(ABC):
             answer = client.post(self.token_endpoint, data=exchange)
             answer.raise_for_status()
             return str(answer.json()["refresh_token"])
-
-    def _post(self, path: str, body: dict[str, Any] | list[Any] | None) -> Any:
-        with httpx.Client(verify=self.verify(), timeout=10) as client:
-            response = client.post(self.url + path, json=body)
-        response.raise_for_status()
-        return response.json() if response.content else None
-
-    def _get(self, path: str) -> Any:
-        with httpx.Client(verify=self.verify(), timeout=10) as client:
-            response = client.get(self.url + path)
-        response.raise_for_status()
-        return response.json()

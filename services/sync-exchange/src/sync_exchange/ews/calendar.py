@@ -234,7 +234,7 @@ def _overlaps(item: Any, window: SyncWindow) -> bool:
 
 def _instant(value: date | datetime) -> datetime:
     if isinstance(value, datetime):
-        return value.astimezone(UTC)
+        return datetime.fromtimestamp(value.timestamp(), tz=UTC)
     return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 

@@ -59,13 +59,24 @@ class CrmMeetingId(ExtendedProperty):  # type: ignore[misc]
     property_type = "String"
 
 
-def register_crm_property() -> None:
+class CrmTimeZone(ExtendedProperty):  # type: ignore[misc]
+    """The meeting's IANA zone: Exchange keeps Windows zone ids only, several IANA zones share
+    one (Copenhagen and Paris are both "Romance Standard Time"), and the CRM shows its own."""
+
+    property_set_id = CrmMeetingId.property_set_id
+    property_name = "crmTimeZone"
+    property_type = "String"
+
+
+def register_crm_properties() -> None:
     """exchangelib adds extended properties to the item class itself: once per process."""
-    if "crm_meeting_id" not in {f.name for f in CalendarItem.FIELDS}:
-        CalendarItem.register("crm_meeting_id", CrmMeetingId)
+    known = {f.name for f in CalendarItem.FIELDS}
+    for name, property_class in (("crm_meeting_id", CrmMeetingId), ("crm_time_zone", CrmTimeZone)):
+        if name not in known:
+            CalendarItem.register(name, property_class)
 
 
-register_crm_property()
+register_crm_properties()
 
 
 # --- CRM → EWS ------------------------------------------------------------------------------------
@@ -98,12 +109,14 @@ def _times(time: MeetingTime) -> dict[str, Any]:
             "is_all_day": True,
             "start": EWSDate.from_date(time.start_date),
             "end": EWSDate.from_date(max(last_day, time.start_date)),
+            "crm_time_zone": None,
         }
     zone = _ews_zone(time.timezone)
     return {
         "is_all_day": False,
         "start": EWSDateTime.from_datetime(time.start).astimezone(zone),
         "end": EWSDateTime.from_datetime(time.end).astimezone(zone),
+        "crm_time_zone": time.timezone,
     }
 
 
@@ -121,7 +134,7 @@ def changed_fields(ours: dict[str, Any], item: CalendarItem) -> dict[str, Any]:
     is never written; attendees Exchange knows keep their answers, optional ones stay optional,
     and rooms (``Resources``) are never touched."""
     changed: dict[str, Any] = {}
-    for name in ("subject", "location", "sensitivity"):
+    for name in ("subject", "location", "sensitivity", "crm_time_zone"):
         if (ours[name] or "") != (getattr(item, name) or ""):
             changed[name] = ours[name]
     if str(ours["body"]).strip() != _description(item).strip():
@@ -204,9 +217,19 @@ def _time(item: CalendarItem) -> MeetingTime:
     begins, ends = _plain(item.start), _plain(item.end)
     if ends < begins:
         raise UnreadableItem("the item ends before it starts")
+    return TimedSpan(
+        start=begins, end=max(ends, begins + timedelta(minutes=1)), timezone=_zone_name(item)
+    )
+
+
+def _zone_name(item: CalendarItem) -> str:
+    """The IANA zone we wrote while the item's Windows zone is still the one it maps to (not
+    moved to another zone in Outlook); else the IANA zone exchangelib maps the Windows id to."""
     zone = getattr(item, "_start_timezone", None)
-    name = getattr(zone, "key", None) or "UTC"
-    return TimedSpan(start=begins, end=max(ends, begins + timedelta(minutes=1)), timezone=name)
+    ours = getattr(item, "crm_time_zone", None)
+    if ours and zone is not None and _ews_zone(str(ours)).ms_id == getattr(zone, "ms_id", None):
+        return str(ours)
+    return str(getattr(zone, "key", None) or "UTC")
 
 
 def _plain(value: datetime) -> datetime:
