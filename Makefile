@@ -56,6 +56,7 @@ bench: env ## Run the benchmarks (they print figures)
 	$(PY) -m bench.caldav_latency
 	$(PY) -m bench.google_sync
 	$(PY) -m bench.graph_sync
+	$(PY) -m bench.ews_sync
 	$(PY) -m bench.invitations
 	$(PY) -m bench.calendar_reads
 

@@ -5,8 +5,8 @@
    every topic of ``all_topic_specs()`` (created on an external broker too: auto-creation would
    get the partition counts wrong);
 3. Radicale, a real CalDAV server, with a demo user and calendar (data in ``.var/radicale``),
-   the stand-ins for Google (OAuth consent page and Calendar API v3) and Microsoft (sign-in and
-   Graph, HTTPS), each with a demo account, in memory,
+   the stand-ins for Google (OAuth consent page and Calendar API v3), Microsoft (sign-in and
+   Graph, HTTPS) and Exchange Server (EWS), each with a demo account, in memory,
    and a real SMTP server (aiosmtpd) keeping every invitation in the Maildir ``.var/smtp/mail``
    unless ``SMTP_HOST`` is set;
 4. crm-api's migrations, then its demo data (``crm_api.seed`` prints the tenant, users and a
@@ -49,6 +49,7 @@ from calsync_localinfra import (
     free_port,
     preferred_or_free_port,
 )
+from calsync_localinfra.ews import LocalExchangeServer
 from calsync_localinfra.google import LocalGoogle
 from calsync_localinfra.microsoft import LocalMicrosoft
 from calsync_localinfra.ports import LOCALHOST
@@ -119,6 +120,7 @@ def main() -> int:
         radicale = start_radicale(secrets_)
         google = start_google()
         microsoft = start_microsoft()
+        exchange = start_exchange_server(secrets_)
         smtp = start_smtp()
         common |= {"INTERNAL_API_TOKEN": secrets_["INTERNAL_API_TOKEN"]}
         crm_env = common | {
@@ -134,12 +136,21 @@ def main() -> int:
                 }
             ),
         }
+        # The local stack allow-lists its own CalDAV and Exchange servers (SSRF guard, ADR 7;
+        # crm-api takes plain http for an Exchange Server only from these, ADR 13).
+        # SSRF_ALLOW in the environment adds to them.
+        crm_env["SSRF_ALLOW"] = json.dumps(
+            json.loads(os.environ.get("SSRF_ALLOW") or "[]")
+            + [
+                f"{host}:{port}"
+                for port in (radicale.port, exchange.port)
+                for host in ("127.0.0.1", "localhost")
+            ]
+        )
         crm_url = f"http://127.0.0.1:{ports.get('crm-api', 8000)}"
         sync_env = common | {
             "CRM_API_URL": crm_url,
-            # The local stack allow-lists its own CalDAV server (SSRF guard, ADR 7).
-            "SSRF_ALLOW": os.environ.get("SSRF_ALLOW")
-            or json.dumps([f"127.0.0.1:{radicale.port}", f"localhost:{radicale.port}"]),
+            "SSRF_ALLOW": crm_env["SSRF_ALLOW"],
             "SMTP_HOST": smtp["host"],
             "SMTP_PORT": smtp["port"],
             # The API's meeting resource stands in for the web app's page locally.
@@ -170,6 +181,11 @@ def main() -> int:
                     "url": microsoft.url,
                     "account": DEMO_MICROSOFT_ACCOUNT,
                     "ca_file": microsoft.ca_file,
+                },
+                "exchange_server": {
+                    "ews_url": exchange.ews_url,
+                    "mailbox": DEMO_EWS_MAILBOX,
+                    "password": secrets_["EWS_PASSWORD"],
                 },
                 "smtp": smtp,
                 "pids": {child.name: child.pid for child in supervisor.children},
@@ -218,6 +234,9 @@ def main() -> int:
         if MICROSOFT.running:
             MICROSOFT.stop()
             say("Microsoft stand-in stopped")
+        if EXCHANGE_SERVER.running:
+            EXCHANGE_SERVER.stop()
+            say("Exchange Server stand-in stopped")
         if SMTP.port is not None and SMTP.running:
             SMTP.stop()
             say("SMTP server stopped")
@@ -328,24 +347,32 @@ def start_kafka(kafka: LocalKafka | None) -> str:
     return bootstrap
 
 
-DEV_SECRETS = ("JWT_SECRET", "SECRETS_KEY", "INTERNAL_API_TOKEN", "RADICALE_PASSWORD")
+DEV_SECRETS = (
+    "JWT_SECRET",
+    "SECRETS_KEY",
+    "INTERNAL_API_TOKEN",
+    "RADICALE_PASSWORD",
+    "EWS_PASSWORD",
+)
 
 
 def dev_secrets(path: Path) -> dict[str, str]:
-    """The dev secrets (JWT key, Fernet key, internal API token, the demo CalDAV password),
-    generated on the first run and then reused."""
-    if path.exists():
-        stored: dict[str, str] = json.loads(path.read_text())
-        if set(DEV_SECRETS) <= stored.keys():
-            return stored
+    """The dev secrets (JWT key, Fernet key, internal API token, the demo CalDAV and Exchange
+    passwords), generated on the first run and then reused; one added since is generated
+    without changing the others (the Fernet key still opens the secrets stored with it)."""
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if set(DEV_SECRETS) <= stored.keys():
+        return stored
     from cryptography.fernet import Fernet
 
-    created = {
+    fresh = {
         "JWT_SECRET": secrets.token_urlsafe(48),
         "SECRETS_KEY": Fernet.generate_key().decode(),
         "INTERNAL_API_TOKEN": secrets.token_urlsafe(48),
         "RADICALE_PASSWORD": secrets.token_urlsafe(12),
+        "EWS_PASSWORD": secrets.token_urlsafe(12),
     }
+    created = fresh | stored
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
     path.write_text(json.dumps(created, indent=2) + "\n")
@@ -481,6 +508,19 @@ def microsoft_env(microsoft: LocalMicrosoft, sync_exchange_port: int | None) -> 
     }
 
 
+EXCHANGE_SERVER = LocalExchangeServer(VAR / "ews")
+DEMO_EWS_MAILBOX = "demo@corp.test"
+
+
+def start_exchange_server(secrets_: dict[str, str]) -> LocalExchangeServer:
+    """Exchange Server cannot run here: the stand-in for its EWS (SOAP, plain http on the
+    loopback address), with a demo mailbox whose password is a dev secret."""
+    EXCHANGE_SERVER.accounts = {DEMO_EWS_MAILBOX: secrets_["EWS_PASSWORD"]}
+    EXCHANGE_SERVER.start()
+    say(f"Exchange Server stand-in ready at {EXCHANGE_SERVER.ews_url} ({DEMO_EWS_MAILBOX})")
+    return EXCHANGE_SERVER
+
+
 SMTP = LocalSmtp(VAR / "smtp")
 
 
@@ -566,6 +606,11 @@ def print_urls(
         lines.append(
             f"Microsoft       {MICROSOFT.url}  (sign in as {DEMO_MICROSOFT_ACCOUNT}; "
             "self-signed certificate; data in memory)"
+        )
+    if EXCHANGE_SERVER.running:
+        lines.append(
+            f"Exchange Server {EXCHANGE_SERVER.ews_url}  (mailbox {DEMO_EWS_MAILBOX}, password "
+            "EWS_PASSWORD in .var/dev-secrets.json; data in memory)"
         )
     if SMTP.port is not None:
         lines.append(f"Mail (SMTP)     {SMTP.host}:{SMTP.port}  (mail in .var/smtp/mail)")

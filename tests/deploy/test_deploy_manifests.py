@@ -62,8 +62,9 @@ TOPICS_ADMIN_MODULE = "calsync_platform.topics_admin"
 GOOGLE_STAND_IN_MODULE = "calsync_localinfra.google"
 MICROSOFT_STAND_IN_MODULE = "calsync_localinfra.microsoft"
 MICROSOFT_CERT_MODULE = "calsync_localinfra.microsoft.make_cert"
+EWS_STAND_IN_MODULE = "calsync_localinfra.ews"
 LOCAL_STAND_INS = frozenset(
-    {GOOGLE_STAND_IN_MODULE, MICROSOFT_STAND_IN_MODULE, MICROSOFT_CERT_MODULE}
+    {GOOGLE_STAND_IN_MODULE, MICROSOFT_STAND_IN_MODULE, MICROSOFT_CERT_MODULE, EWS_STAND_IN_MODULE}
 )
 """Dev-only stand-ins for outside systems and their one-shot helpers (docker compose only, never
 deploy/k8s): configured by command-line arguments, not by a settings class."""
@@ -737,6 +738,112 @@ def test_compose_microsoft_stand_in_serves_sync_exchange():
     for other, svc in services_.items():
         if other not in (name, exchange_name, cert_name):
             assert volume not in {v for v, _ in volume_mounts(svc).values()}, other
+
+
+def compose_ews_stand_in() -> tuple[str, dict[str, Any], str, str, str]:
+    """(service name, service, its EWS address on the compose network, demo mailbox, password)."""
+    from calsync_localinfra.ews import LocalExchangeServer
+
+    name, standin = compose_service_running(EWS_STAND_IN_MODULE)
+    argv = command_argv(standin["command"])
+    accounts = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--account"]
+    assert len(accounts) == 1, f"{name}: one demo mailbox, got {accounts}"
+    mailbox, _, password = accounts[0].partition(":")
+    inside = LocalExchangeServer(REPO, port=int(stand_in_options(standin)["--port"]))
+    inside.host = name
+    return name, standin, inside.ews_url, mailbox, password
+
+
+def test_compose_ews_stand_in_serves_sync_exchange():
+    """The Exchange Server stand-in listens on the compose network with one demo mailbox (a
+    dev-only password), sync-exchange waits for it, and it is reached only inside the network."""
+    from calsync_localinfra.ews.api import create_app
+    from calsync_localinfra.ews.store import ExchangeState
+
+    name, standin, ews_url, mailbox, password = compose_ews_stand_in()
+    assert not compose_env(standin), f"{name} is configured by its arguments"
+    options = stand_in_options(standin)
+    assert options["--host"] == "0.0.0.0", f"{name} must listen beyond its own loopback"
+    port = int(options["--port"])
+    assert ews_url == f"http://{name}:{port}/EWS/Exchange.asmx"
+    assert re.fullmatch(r"[^@\s:]+@[^@\s:]+\.[a-z]+", mailbox), f"{name}: {mailbox!r}"
+    assert "dev-only" in password, f"{name}: the demo password is not visibly a dev-only value"
+    exchange_name, exchange = compose_service_running("sync_exchange")
+    assert name in exchange.get("depends_on", {}), f"{exchange_name} could start before {name}"
+    # Only sync-exchange calls it: published, it would be on the host's loopback at most.
+    for address, _ in published_ports(standin).values():
+        assert address == "127.0.0.1", f"{name} must not be published on every address"
+    # Its healthcheck asks for a page it serves (it has no /healthz).
+    urls = HEALTH_URL.findall(" ".join(standin["healthcheck"]["test"]))
+    assert [int(p) for p, _ in urls] == [port]
+    assert urls[0][1] in served_get_paths(create_app(ExchangeState()))
+
+
+def compose_settings(module: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    _, svc = compose_service_running(module)
+    return instantiate(settings_class(module), compose_env(svc), monkeypatch)
+
+
+async def test_compose_ssrf_allow_admits_the_demo_exchange_server(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """The demo EWS address can be connected from the page: crm-api takes it although plain
+    http (its host is on SSRF_ALLOW, ADR 13), and sync-exchange's SSRF guard takes it although
+    the compose network's addresses are private. Both read SSRF_ALLOW as the same list."""
+    from crm_api.domain.accounts import check_ews_url
+    from crm_api.errors import Invalid
+    from sync_runtime.ssrf import check_url
+
+    _, _, ews_url, _, _ = compose_ews_stand_in()
+    crm_api = compose_settings("crm_api", monkeypatch)
+    exchange = compose_settings("sync_exchange", monkeypatch)
+    assert isinstance(crm_api.ssrf_allow, list)
+    assert crm_api.ssrf_allow == exchange.ssrf_allow, "crm-api and sync-exchange must agree"
+    check_ews_url(ews_url, crm_api.ssrf_allow)
+    await check_url(ews_url, exchange.ssrf_allow)  # allowed by name: no lookup
+    # Off the list crm-api refuses it (plain http): the entry is what admits it.
+    with pytest.raises(Invalid):
+        check_ews_url(ews_url, [])
+
+
+def test_compose_ssrf_allow_lists_only_local_servers(monkeypatch: pytest.MonkeyPatch):
+    """Every SSRF_ALLOW entry in compose is a service of this file with its port (no other port
+    of it, and nothing outside the compose network, is admitted)."""
+    listed = {}
+    for name, svc in compose_app_services().items():
+        if "SSRF_ALLOW" in compose_env(svc):
+            settings = instantiate(
+                settings_class(compose_module(svc)), compose_env(svc), monkeypatch
+            )
+            listed[name] = settings.ssrf_allow
+    crm_api, _ = compose_service_running("crm_api")
+    exchange, _ = compose_service_running("sync_exchange")
+    assert {crm_api, exchange} <= set(listed), "crm-api and sync-exchange need SSRF_ALLOW"
+    for name, entries in listed.items():
+        for entry in entries:
+            host, _, port = entry.rpartition(":")
+            assert host in compose_services(), f"{name}: {entry!r} is no service of compose"
+            assert port.isdigit(), f"{name}: {entry!r} must name the port"
+
+
+def test_k8s_ssrf_allow_comes_from_one_configmap_key():
+    """crm-api and the sync services that connect to user-given addresses read SSRF_ALLOW from
+    the same ConfigMap key, so they never disagree about an Exchange Server's address; the
+    documentation says who needs it."""
+    refs = {}
+    for name in ("crm-api", "sync-caldav", "sync-exchange"):
+        container = k8s_kind("Deployment")[name]["spec"]["template"]["spec"]["containers"][0]
+        items = [i for i in container.get("env", []) if i["name"] == "SSRF_ALLOW"]
+        assert len(items) == 1, f"{name}: SSRF_ALLOW once, from the ConfigMap"
+        ref = items[0].get("valueFrom", {}).get("configMapKeyRef")
+        assert ref, f"{name}: SSRF_ALLOW must come from a ConfigMap key"
+        refs[name] = (ref["name"], ref["key"])
+        assert isinstance(load_yaml(container_env(container).values["SSRF_ALLOW"]), list)
+    assert len(set(refs.values())) == 1, f"SSRF_ALLOW from different keys: {refs}"
+    readme = DEPLOY_README.read_text()
+    assert "SSRF_ALLOW" in readme
+    configmap, _ = next(iter(refs.values()))
+    assert configmap in readme, f"deploy/README.md: where SSRF_ALLOW is set ({configmap})"
 
 
 # === tests: ports, healthchecks and probes =======================================================

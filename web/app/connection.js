@@ -148,7 +148,7 @@ async function testConnection() {
 }
 
 // A connection test's answer: the verdict in words and the calendars to pick (`chosen` ticked;
-// a lone calendar is ticked anyway).
+// with none chosen yet, the account's first: its default calendar, as servers list it first).
 function showVerdict(result, chosen) {
   const verdict = document.getElementById("verdict");
   const worded = `verdict_${result.verdict}_${chosenKind()}`; // in the provider's terms
@@ -156,10 +156,10 @@ function showVerdict(result, chosen) {
   verdict.dataset.verdict = result.verdict;
   const list = document.getElementById("calendar-list");
   list.replaceChildren();
-  for (const calendar of result.calendars) {
+  for (const [index, calendar] of result.calendars.entries()) {
     const label = document.createElement("label");
     const box = Object.assign(document.createElement("input"), {type: "checkbox", value: calendar.id});
-    box.checked = result.calendars.length === 1 || chosen.includes(calendar.id);
+    box.checked = chosen.length ? chosen.includes(calendar.id) : index === 0;
     label.append(box, document.createTextNode(" " + calendar.name));
     list.append(label);
   }

@@ -36,6 +36,12 @@ class LocalStandInProcess:
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError(f"{type(self).__name__} was never started")
+        return self._port
+
+    @property
     def url(self) -> str:
         if self._port is None:
             raise RuntimeError(f"{type(self).__name__} was never started")

@@ -24,7 +24,7 @@ from exchangelib.errors import (
     ErrorIrresolvableConflict,
     ErrorItemNotFound,
 )
-from exchangelib.folders import Calendar
+from exchangelib.folders import Calendar, Root
 from exchangelib.items import (
     NEVER_OVERWRITE,
     SEND_TO_ALL_AND_SAVE_COPY,
@@ -50,6 +50,7 @@ class EwsCalendar:
     def __init__(self, mailbox: Mailbox) -> None:
         self.mailbox = mailbox
         self.account = mailbox.account
+        self._root = Root(account=self.account)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -121,7 +122,9 @@ class EwsCalendar:
         return answer
 
     def _folder(self, calendar_id: str) -> Calendar:
-        return Calendar(root=self.account.root, id=calendar_id)
+        """The folder by its id, without asking Exchange for the mailbox's root folder first
+        (``account.root`` would cost a ``GetFolder`` every pass)."""
+        return Calendar(root=self._root, id=calendar_id)
 
     # --- writing ------------------------------------------------------------------------------
 

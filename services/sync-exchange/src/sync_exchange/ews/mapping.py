@@ -114,10 +114,16 @@ def _times(time: MeetingTime) -> dict[str, Any]:
     zone = _ews_zone(time.timezone)
     return {
         "is_all_day": False,
-        "start": EWSDateTime.from_datetime(time.start).astimezone(zone),
-        "end": EWSDateTime.from_datetime(time.end).astimezone(zone),
+        "start": _ews_instant(time.start, zone),
+        "end": _ews_instant(time.end, zone),
         "crm_time_zone": time.timezone,
     }
+
+
+def _ews_instant(value: datetime, zone: EWSTimeZone) -> EWSDateTime:
+    """exchangelib takes standard zones only (not pydantic's parsed offsets): via UTC."""
+    utc = datetime.fromtimestamp(value.timestamp(), tz=ZoneInfo("UTC"))
+    return EWSDateTime.from_datetime(utc).astimezone(zone)
 
 
 def _ews_zone(name: str) -> EWSTimeZone:
