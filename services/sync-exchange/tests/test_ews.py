@@ -1,0 +1,257 @@
+"""Exchange Server through EWS, on the EWS stand-in with the real exchangelib: the connection
+test's verdicts (a service account's impersonation included), and what Exchange does
+differently: who mails invitations, throttling asks to wait, a deleted meeting stays
+restorable, guests' answers and rooms survive a CRM edit, a password changed meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import exchangelib
+import pytest
+
+from calsync_contracts.internal import Credentials, ProbeRequest, ProbeVerdict
+from calsync_contracts.meeting import MeetingSnapshot, Participant, TimedSpan
+from calsync_localinfra.ews import LocalExchangeServer
+from sync_core.errors import AuthError, TemporaryError
+from sync_core.ports import OutboundEvent
+from sync_exchange.ews.calendar import EwsCalendar
+from sync_exchange.ews.probe import probe_ews
+from sync_exchange.ews.session import Mailbox
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "mailbox-password"
+START = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+
+
+@dataclass
+class Box:
+    email: str
+    calendar_id: str
+    ews_url: str
+
+    def credentials(self, password: str = PASSWORD) -> Credentials:
+        return Credentials(kind="basic", username=self.email, secret=password)
+
+
+@pytest.fixture
+async def box(exchange_server: LocalExchangeServer) -> Box:
+    email = f"u{uuid4().hex[:10]}@corp.test"
+    calendar_id = await asyncio.to_thread(exchange_server.add_account, email, PASSWORD)
+    return Box(email, calendar_id, exchange_server.ews_url)
+
+
+@pytest.fixture
+async def calendar(box: Box) -> AsyncIterator[EwsCalendar]:
+    mailbox = Mailbox(box.ews_url, box.credentials())
+    yield EwsCalendar(mailbox)
+    mailbox.close()
+
+
+def meeting(**changes: object) -> MeetingSnapshot:
+    values: dict[str, object] = {
+        "id": uuid4(),
+        "tenant_id": uuid4(),
+        "ical_uid": f"{uuid4()}@crm.test",
+        "version": 1,
+        "owner_user_id": uuid4(),
+        "subject": "Budget",
+        "time": TimedSpan(start=START, end=START + timedelta(hours=1), timezone="Europe/Berlin"),
+        "participants": [Participant(kind="external", email="ann@example.com", name="Ann")],
+    }
+    return MeetingSnapshot.model_validate(values | changes)
+
+
+def probe_of(box: Box, credentials: Credentials) -> ProbeRequest:
+    return ProbeRequest(server_url=box.ews_url, credentials=credentials)
+
+
+def allowed(box: Box) -> tuple[str, ...]:
+    return (box.ews_url.split("/")[2],)  # the stand-in's host:port, as make run allow-lists it
+
+
+# --- the connection test ----------------------------------------------------------------------
+
+
+async def test_the_probe_lists_the_mailboxs_calendars_default_first(
+    exchange_server: LocalExchangeServer, box: Box
+) -> None:
+    team = await asyncio.to_thread(exchange_server.add_calendar, box.email, "Team")
+    result = await probe_ews(probe_of(box, box.credentials()), allowed(box))
+    assert result.verdict is ProbeVerdict.OK
+    assert [(c.id, c.name) for c in result.calendars] == [
+        (box.calendar_id, "Calendar"),
+        (team, "Team"),
+    ]
+
+
+async def test_a_wrong_password_is_worded_for_the_user(box: Box) -> None:
+    result = await probe_ews(probe_of(box, box.credentials("wrong")), allowed(box))
+    assert result.verdict is ProbeVerdict.WRONG_CREDENTIALS
+    assert "username or password" in result.message
+
+
+async def test_a_service_account_needs_the_impersonation_role(
+    exchange_server: LocalExchangeServer, box: Box
+) -> None:
+    service = f"svc-{uuid4().hex[:8]}@corp.test"
+    await asyncio.to_thread(exchange_server.add_service_account, service, "svc-password")
+    acting = Credentials(
+        kind="basic", username=service, secret="svc-password", mailbox=box.email, impersonate=True
+    )
+    refused = await probe_ews(probe_of(box, acting), allowed(box))
+    assert refused.verdict is ProbeVerdict.WRONG_CREDENTIALS
+    assert "impersonation" in refused.message
+    await asyncio.to_thread(exchange_server.grant_impersonation, service, box.email)
+    granted = await probe_ews(probe_of(box, acting), allowed(box))
+    assert granted.verdict is ProbeVerdict.OK
+    assert granted.calendars[0].id == box.calendar_id
+
+
+async def test_an_internal_address_is_refused_before_any_request(
+    exchange_server: LocalExchangeServer, box: Box
+) -> None:
+    before = await asyncio.to_thread(exchange_server.requests)
+    result = await probe_ews(probe_of(box, box.credentials()), allow=())
+    assert result.verdict is ProbeVerdict.FORBIDDEN_ADDRESS
+    assert await asyncio.to_thread(exchange_server.requests) == before
+
+
+async def test_nothing_listening_is_unreachable(box: Box) -> None:
+    request = ProbeRequest(
+        server_url="http://127.0.0.1:9/EWS/Exchange.asmx", credentials=box.credentials()
+    )
+    result = await probe_ews(request, ("127.0.0.1:9",))
+    assert result.verdict is ProbeVerdict.UNREACHABLE
+
+
+async def test_a_login_that_is_not_an_address_needs_the_mailbox(box: Box) -> None:
+    login = Credentials(kind="basic", username="CORP\\someone", secret=PASSWORD)
+    result = await probe_ews(probe_of(box, login), allowed(box))
+    assert result.verdict is ProbeVerdict.WRONG_CREDENTIALS
+    assert "mailbox" in result.message
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+async def test_our_notifier_inviting_means_exchange_mails_no_one(
+    exchange_server: LocalExchangeServer, box: Box, calendar: EwsCalendar
+) -> None:
+    await calendar.create(box.calendar_id, OutboundEvent(meeting()))
+    mailed = await asyncio.to_thread(exchange_server.mailed)
+    assert [m for m in mailed if m["from"] == box.email] == []
+
+
+async def test_exchange_inviting_mails_the_guests_once(
+    exchange_server: LocalExchangeServer, box: Box, calendar: EwsCalendar
+) -> None:
+    m = meeting()
+    event = OutboundEvent(m, notifier_sends_invitations=False)
+    written = await calendar.create(box.calendar_id, event)
+    await calendar.create(box.calendar_id, event)  # a retry: the same item, no second mail
+    await calendar.delete(box.calendar_id, written.external_id, None, notify_guests=True)
+    mailed = await asyncio.to_thread(exchange_server.mailed)
+    assert [(x["to"], x["kind"]) for x in mailed if x["from"] == box.email] == [
+        ("ann@example.com", "invitation"),
+        ("ann@example.com", "cancellation"),
+    ]
+
+
+async def test_a_deleted_meeting_can_be_restored_from_deleted_items(
+    exchange_server: LocalExchangeServer, box: Box, calendar: EwsCalendar
+) -> None:
+    """And nobody hears of it: the notifier, not Exchange, tells this connection's guests."""
+    written = await calendar.create(box.calendar_id, OutboundEvent(meeting()))
+    await calendar.delete(box.calendar_id, written.external_id, written.version_tag)
+    assert await calendar.fetch(box.calendar_id, written.external_id) is None
+    mailed = await asyncio.to_thread(exchange_server.mailed)
+    assert [m for m in mailed if m["from"] == box.email] == []
+
+    def in_deleted_items() -> list[str]:
+        with_login = Mailbox(box.ews_url, box.credentials())
+        try:
+            return [i.subject for i in with_login.account.trash.all()]
+        finally:
+            with_login.close()
+
+    assert await asyncio.to_thread(in_deleted_items) == ["Budget"]
+
+
+async def test_a_crm_edit_keeps_guests_answers_and_booked_rooms(
+    box: Box, calendar: EwsCalendar
+) -> None:
+    m = meeting()
+    written = await calendar.create(box.calendar_id, OutboundEvent(m))
+
+    def answered_with_room() -> None:
+        outlook = Mailbox(box.ews_url, box.credentials())
+        try:
+            (item,) = outlook.account.fetch(ids=[(written.external_id, None)])
+            item.required_attendees[0].response_type = "Accept"
+            item.resources = [
+                exchangelib.Attendee(
+                    mailbox=exchangelib.Mailbox(email_address="room4@corp.test"),
+                    response_type="Accept",
+                )
+            ]
+            item.save(update_fields=["required_attendees", "resources"])
+        finally:
+            outlook.close()
+
+    await asyncio.to_thread(answered_with_room)
+    current = await calendar.fetch(box.calendar_id, written.external_id)
+    assert current is not None
+    renamed = m.model_copy(update={"version": 2, "subject": "Budget, final"})
+    await calendar.update(
+        box.calendar_id, written.external_id, OutboundEvent(renamed), current.version_tag
+    )
+    after = await calendar.fetch(box.calendar_id, written.external_id)
+    assert after is not None
+    assert after.fields is not None
+    assert after.fields.subject == "Budget, final"
+    assert [(a.email, a.response) for a in after.fields.attendees] == [
+        ("ann@example.com", "accepted")
+    ]
+
+    def rooms() -> list[str]:
+        outlook = Mailbox(box.ews_url, box.credentials())
+        try:
+            (item,) = outlook.account.fetch(ids=[(written.external_id, None)])
+            return [r.mailbox.email_address for r in item.resources or []]
+        finally:
+            outlook.close()
+
+    assert await asyncio.to_thread(rooms) == ["room4@corp.test"]
+
+
+# --- failures -----------------------------------------------------------------------------------
+
+
+async def test_throttling_pauses_with_exchanges_back_off(
+    exchange_server: LocalExchangeServer, box: Box, calendar: EwsCalendar
+) -> None:
+    await asyncio.to_thread(exchange_server.fail_next, box.email, 1, 4000)
+    with pytest.raises(TemporaryError) as busy:
+        await calendar.create(box.calendar_id, OutboundEvent(meeting()))
+    assert busy.value.retry_after_seconds == pytest.approx(4.0)
+    await calendar.create(box.calendar_id, OutboundEvent(meeting()))  # then it works
+
+
+async def test_a_password_changed_meanwhile_asks_the_user_to_reconnect(
+    exchange_server: LocalExchangeServer, box: Box, calendar: EwsCalendar
+) -> None:
+    await calendar.create(box.calendar_id, OutboundEvent(meeting()))
+    await asyncio.to_thread(exchange_server.set_password, box.email, "changed")
+    with pytest.raises(AuthError):
+        await calendar.create(box.calendar_id, OutboundEvent(meeting()))
+    again = Mailbox(box.ews_url, box.credentials("changed"))
+    try:
+        await EwsCalendar(again).create(box.calendar_id, OutboundEvent(meeting()))
+    finally:
+        again.close()
