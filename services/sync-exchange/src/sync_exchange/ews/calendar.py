@@ -33,11 +33,19 @@ from exchangelib.items import (
 )
 
 from sync_core.errors import AlreadyExists, CursorInvalid, PreconditionFailed, UnreadableItem
-from sync_core.items import ChangeBatch, Listing, ProviderItem, WriteResult
+from sync_core.items import (
+    OCCURRENCE_SEPARATOR,
+    ChangeBatch,
+    Listing,
+    ProviderItem,
+    WriteResult,
+    series_of,
+)
 from sync_core.ports import OutboundEvent
 from sync_core.views import time_view
 from sync_core.window import SyncWindow
 from sync_exchange.ews.mapping import changed_fields, crm_id_of, parse, render
+from sync_exchange.ews.series import deleted_ids, exception_ids, find_occurrence, split
 from sync_exchange.ews.session import Mailbox
 
 STATE = "sync:"
@@ -74,8 +82,12 @@ class EwsCalendar:
                     deleted.append(item.id)
         except ErrorInvalidSyncStateData as refused:
             raise CursorInvalid("Exchange no longer accepts this sync state") from refused
-        items = self._read(list(changed))
-        gone = [external_id for external_id in changed if external_id not in items]
+        answers = self._answers(list(changed))
+        gone = [external_id for external_id in changed if external_id not in answers]
+        for master_id, answer in answers.items():
+            if not isinstance(answer, Exception):
+                gone += deleted_ids(master_id, answer)  # an occurrence deleted in Outlook
+        items = self._items(answers)
         return ChangeBatch(list(items.values()), deleted + gone, STATE + folder.item_sync_state)
 
     async def list_window(
@@ -96,22 +108,42 @@ class EwsCalendar:
         ]
         unchanged = [i.id for i in inside if i.id in known and known[i.id] == i.changekey]
         fresh = self._read([i.id for i in inside if i.id not in unchanged])
+        # A master's change key changes with any of its exceptions: theirs are unchanged too.
+        same_series = set(unchanged)
+        unchanged += [k for k in known if OCCURRENCE_SEPARATOR in k and series_of(k) in same_series]
         return Listing(list(fresh.values()), unchanged, STATE + folder.item_sync_state)
 
     async def fetch(self, calendar_id: str, external_id: str) -> ProviderItem | None:
-        found = await self.mailbox.run(lambda: self._read([external_id]))
+        """An edited occurrence is read with its series (``<master id>#<original start>``)."""
+        found = await self.mailbox.run(lambda: self._read([series_of(external_id)]))
         return found.get(external_id)
 
     def _read(self, external_ids: list[str]) -> dict[str, ProviderItem]:
-        """``GetItem`` in batches; ids no longer there are left out."""
+        return self._items(self._answers(external_ids))
+
+    def _answers(self, external_ids: list[str]) -> dict[str, Any]:
+        """``GetItem`` in batches: each item, or the error Exchange gave for it; ids no longer
+        there are left out."""
         if not external_ids:
             return {}
         read = self.account.fetch(ids=[(i, None) for i in external_ids])
         return {
-            external_id: _item(external_id, answer)
+            external_id: answer
             for external_id, answer in zip(external_ids, read, strict=True)
             if not isinstance(answer, ErrorItemNotFound)
         }
+
+    def _items(self, answers: dict[str, Any]) -> dict[str, ProviderItem]:
+        """Items as the engine sees them: a recurring master brings its exceptions."""
+        items: dict[str, ProviderItem] = {}
+        for external_id, answer in answers.items():
+            items[external_id] = _item(external_id, answer)
+            if not isinstance(answer, Exception):
+                for occurrence, exception in exception_ids(
+                    self.account, external_id, answer
+                ).items():
+                    items[occurrence] = _item(occurrence, exception)
+        return items
 
     def _get(self, external_id: str) -> CalendarItem | None:
         (answer,) = list(self.account.fetch(ids=[(external_id, None)]))
@@ -157,15 +189,17 @@ class EwsCalendar:
     async def update(
         self, calendar_id: str, external_id: str, event: OutboundEvent, if_match: str | None
     ) -> WriteResult:
-        return await self.mailbox.run(lambda: self._update(external_id, event, if_match))
+        return await self.mailbox.run(
+            lambda: self._update(calendar_id, external_id, event, if_match)
+        )
 
-    def _update(self, external_id: str, event: OutboundEvent, if_match: str | None) -> WriteResult:
+    def _update(
+        self, calendar_id: str, external_id: str, event: OutboundEvent, if_match: str | None
+    ) -> WriteResult:
         """Only what changed is written (see ``changed_fields``), under the change key read."""
-        current = self._get(external_id)
+        current = self._current(calendar_id, external_id, if_match)
         if current is None:
             raise PreconditionFailed(f"{external_id} is gone")
-        if if_match and current.changekey != if_match:
-            raise PreconditionFailed(f"{external_id} changed in Exchange")
         changes = changed_fields(render(event), current)
         if not changes:
             return WriteResult(external_id, current.changekey)
@@ -181,6 +215,25 @@ class EwsCalendar:
             raise PreconditionFailed(f"{external_id} changed in Exchange") from conflict
         return WriteResult(external_id, current.changekey)
 
+    def _current(self, calendar_id: str, external_id: str, if_match: str | None) -> Any | None:
+        """The item (or occurrence) as it is, if it is still the version ``if_match`` names.
+        An occurrence's first edit names its series' change key, a later one its own."""
+        if OCCURRENCE_SEPARATOR not in external_id:
+            current = self._get(external_id)
+            if current is not None and if_match and current.changekey != if_match:
+                raise PreconditionFailed(f"{external_id} changed in Exchange")
+            return current
+        master_id, key = split(external_id)
+        master = self._get(master_id)
+        if master is None:
+            return None
+        occurrence = find_occurrence(self.account, self._folder(calendar_id), master, key)
+        if occurrence is None or occurrence.type != "Exception" or not if_match:
+            return occurrence
+        if if_match not in (occurrence.changekey, master.changekey):
+            raise PreconditionFailed(f"{external_id} changed in Exchange")
+        return occurrence
+
     async def delete(
         self,
         calendar_id: str,
@@ -188,16 +241,19 @@ class EwsCalendar:
         if_match: str | None,
         notify_guests: bool = False,
     ) -> None:
-        await self.mailbox.run(lambda: self._delete(external_id, if_match, notify_guests))
+        await self.mailbox.run(
+            lambda: self._delete(calendar_id, external_id, if_match, notify_guests)
+        )
 
-    def _delete(self, external_id: str, if_match: str | None, notify_guests: bool) -> None:
-        """Moved to Deleted Items, where the user can still restore it. ``notify_guests``:
-        Exchange mails the cancellation, which only an organizer's copy sends."""
-        current = self._get(external_id)
+    def _delete(
+        self, calendar_id: str, external_id: str, if_match: str | None, notify_guests: bool
+    ) -> None:
+        """Moved to Deleted Items, where the user can still restore it (an occurrence becomes
+        one of its series' deleted occurrences). ``notify_guests``: Exchange mails the
+        cancellation, which only an organizer's copy sends."""
+        current = self._current(calendar_id, external_id, if_match)
         if current is None:
             return
-        if if_match and current.changekey != if_match:
-            raise PreconditionFailed(f"{external_id} changed in Exchange")
         organised = current.my_response_type in (None, "Organizer")
         cancel = notify_guests and organised and bool(current.required_attendees)
         try:

@@ -38,6 +38,7 @@ from calsync_contracts.meeting import (
 from sync_core.details import details_block, without_details
 from sync_core.errors import UnreadableItem
 from sync_core.ports import OutboundEvent
+from sync_exchange.ews.recurrence import recurrence_of
 
 RESPONSE = {
     "Unknown": ResponseStatus.NEEDS_ACTION,
@@ -201,7 +202,10 @@ def parse(item: CalendarItem) -> ProviderEventFields:
 def _parse(item: CalendarItem) -> ProviderEventFields:
     organizer = item.organizer.email_address if item.organizer else None
     attendees = (item.required_attendees or []) + (item.optional_attendees or [])
+    zone = zone_name(item)
     return ProviderEventFields(
+        recurrence=recurrence_of(item, zone) if item.type == "RecurringMaster" else None,
+        recurrence_id=original_start(item, zone),
         subject=str(item.subject or ""),
         location=str(item.location or ""),
         description=without_details(_description(item)),
@@ -224,11 +228,20 @@ def _time(item: CalendarItem) -> MeetingTime:
     if ends < begins:
         raise UnreadableItem("the item ends before it starts")
     return TimedSpan(
-        start=begins, end=max(ends, begins + timedelta(minutes=1)), timezone=_zone_name(item)
+        start=begins, end=max(ends, begins + timedelta(minutes=1)), timezone=zone_name(item)
     )
 
 
-def _zone_name(item: CalendarItem) -> str:
+def original_start(item: CalendarItem, zone: str) -> datetime | date | None:
+    """An occurrence's or exception's start before any edit (its RECURRENCE-ID; a date for an
+    all-day series, in the series' zone); None for a single item or a master."""
+    if item.type not in ("Occurrence", "Exception") or item.original_start is None:
+        return None
+    instant = _plain(item.original_start)
+    return instant.astimezone(ZoneInfo(zone)).date() if item.is_all_day else instant
+
+
+def zone_name(item: CalendarItem) -> str:
     """The IANA zone we wrote while the item's Windows zone is still the one it maps to (not
     moved to another zone in Outlook); else the IANA zone exchangelib maps the Windows id to."""
     zone = getattr(item, "_start_timezone", None)
