@@ -1,28 +1,34 @@
-"""GetItem and FindItem ("GetItem operation", "FindItem operation"): items by id, with a
-per-item ErrorItemNotFound, and items of a folder matching a Restriction, paged by an
-IndexedPageItemView or bounded by a CalendarView (no recurring series here, so nothing to
-expand)."""
+"""GetItem and FindItem ("GetItem operation", "FindItem operation"): items by id (an item's,
+an occurrence's, an OccurrenceItemId or a RecurringMasterItemId), with a per-item error, and
+items of a folder matching a Restriction, paged by an IndexedPageItemView or bounded by a
+CalendarView. Only a CalendarView expands recurring series: it answers single items,
+occurrences and exceptions, never masters; without one, a series is its master ("CalendarView",
+"Recurrence patterns and EWS", expanded vs. non-expanded views)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from calsync_localinfra.ews.folder_ops import paged
-from calsync_localinfra.ews.item_values import utc_text
 from calsync_localinfra.ews.properties import parse_shape, path_key, value_text
 from calsync_localinfra.ews.restrictions import matches
+from calsync_localinfra.ews.series import expand, instant, occurrence, resolve, time_span
 from calsync_localinfra.ews.soap import Element, EwsError, child, local, m, malformed, t
 from calsync_localinfra.ews.soap import response_message as message
 from calsync_localinfra.ews.store import Item
 from calsync_localinfra.ews.views import Call, render_item, resolve_folder
 
+ID_ELEMENTS = {"ItemId", "OccurrenceItemId", "RecurringMasterItemId"}
 
-def item_ids(op: Element, name: str = "ItemIds") -> list[str]:
+
+def item_ids(op: Element, name: str = "ItemIds") -> list[Element]:
     ids = child(op, "m", name)
     if ids is None or not len(ids):
         raise malformed(f"the request needs {name}")
     for item_id in ids:
-        if local(item_id.tag) != "ItemId":
-            raise malformed(f"{local(item_id.tag)}: this stand-in has no recurring series")
-    return [i.get("Id") or "" for i in ids]
+        if local(item_id.tag) not in ID_ELEMENTS:
+            raise malformed(f"{local(item_id.tag)} is not an item id this stand-in knows")
+    return list(ids)
 
 
 def get_item(call: Call, op: Element) -> list[Element]:
@@ -31,7 +37,11 @@ def get_item(call: Call, op: Element) -> list[Element]:
     for item_id in item_ids(op):
         items = m("Items")
         try:
-            items.append(render_item(call.state, call.state.item(call.mailbox, item_id), shape))
+            target = resolve(call.state, call.mailbox, item_id)
+            found = target.item
+            if target.index is not None:
+                found = occurrence(found, target.index)
+            items.append(render_item(call.state, found, shape))
         except EwsError as error:
             messages.append(message("GetItem", error, [items]))
             continue
@@ -86,7 +96,7 @@ def _view(op: Element, found: list[Item]) -> tuple[list[Item], Element]:
     start, end = calendar.get("StartDate") or "", calendar.get("EndDate") or ""
     if not start or not end:
         raise malformed("CalendarView needs StartDate and EndDate")
-    within = [i for i in found if _overlaps(i, utc_text(start), utc_text(end))]
+    within = _expanded(found, instant(start), instant(end))
     limit = int(calendar.get("MaxEntriesReturned") or len(within))
     page = within[:limit]
     root = m(
@@ -97,9 +107,22 @@ def _view(op: Element, found: list[Item]) -> tuple[list[Item], Element]:
     return page, root
 
 
-def _overlaps(item: Item, start: str, end: str) -> bool:
-    item_start = value_text(item.props.get("Start"))
-    item_end = value_text(item.props.get("End"))
-    if not item_start or not item_end:
-        return False
-    return utc_text(item_start) < end and utc_text(item_end) > start
+def _expanded(found: list[Item], start: dt.datetime, end: dt.datetime) -> list[Item]:
+    """Single items, occurrences and exceptions overlapping [start, end), by start."""
+    within: list[tuple[dt.datetime, Item]] = []
+    for item in found:
+        if "Recurrence" in item.props:
+            within += [(_start(i), i) for i in expand(item, start, end)]
+            continue
+        span = time_span(item)
+        if span is not None and span[0] < end and span[1] > start:
+            within.append((span[0], item))
+    within.sort(key=lambda pair: pair[0])
+    return [item for _, item in within]
+
+
+def _start(item: Item) -> dt.datetime:
+    span = time_span(item)
+    if span is None:
+        raise ValueError("an occurrence always has Start and End")
+    return span[0]

@@ -18,7 +18,8 @@ READ_ONLY = frozenset(
     names(
         "ItemId ParentFolderId DateTimeCreated LastModifiedTime Organizer MyResponseType "
         "CalendarItemType IsMeeting IsCancelled IsRecurring MeetingRequestWasSent IsOrganizer "
-        "AppointmentSequenceNumber AppointmentState"
+        "AppointmentSequenceNumber AppointmentState OriginalStart RecurrenceId FirstOccurrence "
+        "LastOccurrence ModifiedOccurrences DeletedOccurrences"
     )
 )
 BOOLEANS = frozenset(

@@ -1,35 +1,44 @@
 """CreateItem, UpdateItem and DeleteItem on calendar items ("CreateItem operation (calendar
 item)", "UpdateItem operation", "DeleteItem operation"), and the mails a meeting would send.
 
-Conflicts follow [MS-OXWSCORE] 3.1.4.9.4.1 (ConflictResolutionType): with a stale ChangeKey,
-NeverOverwrite fails with ErrorIrresolvableConflict whatever changed since; AutoResolve fails
-only when a property being set was itself changed since the client's ChangeKey (otherwise it
-merges); AlwaysOverwrite writes. No ChangeKey at all means no conflict check.
+An item id may name an occurrence of a recurring series (its ItemId or an OccurrenceItemId) or
+a master (RecurringMasterItemId); ``series_write`` handles occurrences, ``item_changes`` holds
+the update and conflict rules all of them share.
 """
 
 from __future__ import annotations
 
 import copy
 
+from calsync_localinfra.ews.item_changes import (
+    INVITING,
+    INVITING_CHANGED,
+    apply_update,
+    check_conflict,
+    mail,
+    mail_update,
+)
 from calsync_localinfra.ews.item_read_ops import item_ids
 from calsync_localinfra.ews.item_values import (
-    READ_ONLY,
     attendees,
-    normalised,
     props_of,
     refresh_meeting_flags,
     server_props,
-    subject,
     value_is_true,
 )
-from calsync_localinfra.ews.properties import key_of_element, path_key
+from calsync_localinfra.ews.series import TIMING, resolve, series_of
+from calsync_localinfra.ews.series_write import (
+    anchor,
+    delete_occurrence,
+    settle_master,
+    update_occurrence,
+)
 from calsync_localinfra.ews.soap import Element, EwsError, child, local, m, malformed, t
 from calsync_localinfra.ews.soap import response_message as message
 from calsync_localinfra.ews.store import Item
 from calsync_localinfra.ews.views import Call, item_id_only, resolve_folder
 
-INVITING = {"SendOnlyToAll", "SendToAllAndSaveCopy"}
-INVITING_CHANGED = {"SendOnlyToChanged", "SendToChangedAndSaveCopy"}
+ID_ELEMENTS = {"ItemId", "OccurrenceItemId", "RecurringMasterItemId"}
 CONFLICT_MODES = {"NeverOverwrite", "AutoResolve", "AlwaysOverwrite"}
 DELETE_TYPES = {"HardDelete", "SoftDelete", "MoveToDeletedItems"}
 
@@ -59,11 +68,17 @@ def create_item(call: Call, op: Element) -> list[Element]:
             continue
         props = props_of(elem)
         props |= server_props(call.mailbox, props)
+        try:
+            anchor(props)
+        except EwsError as error:
+            messages.append(message("CreateItem", error, [m("Items")]))
+            continue
         invited = invitations in INVITING and bool(attendees(props))
         refresh_meeting_flags(props, invited)
         item = call.state.new_item(folder, "CalendarItem", props)
+        settle_master(item, None)
         if invited:
-            _mail(call, item, attendees(props), "invitation")
+            mail(call.state, item, attendees(props), "invitation")
         answer = m("Items")
         answer.append(item_id_only(item))
         messages.append(message("CreateItem", children=[answer]))
@@ -93,58 +108,27 @@ def update_item(call: Call, op: Element) -> list[Element]:
 
 
 def _update_one(call: Call, change: Element, mode: str, sending: str) -> Item:
-    item_id, updates = child(change, "t", "ItemId"), child(change, "t", "Updates")
-    if item_id is None or updates is None:
-        raise malformed("an ItemChange needs ItemId and Updates")
-    item = call.state.item(call.mailbox, item_id.get("Id") or "")
+    ids = [c for c in change if local(c.tag) in ID_ELEMENTS]
+    updates = child(change, "t", "Updates")
+    if len(ids) != 1 or updates is None:
+        raise malformed("an ItemChange needs one item id and Updates")
+    target = resolve(call.state, call.mailbox, ids[0])
+    if target.index is not None:
+        change_args = (list(updates), ids[0].get("ChangeKey"), mode, sending)
+        return update_occurrence(call.state, target.item, target.index, change_args)
+    item = target.item
     props = {k: copy.deepcopy(v) for k, v in item.props.items()}
-    changed = [_apply(props, update) for update in updates]
-    _check_conflict(item, item_id.get("ChangeKey"), mode, changed)
-    before = attendees(item.props)
+    changed = [apply_update(props, update) for update in updates]
+    check_conflict(item, ids[0].get("ChangeKey"), mode, changed)
+    if TIMING & set(changed):
+        anchor(props)
+    series, before = series_of(item), attendees(item.props)
     refresh_meeting_flags(props, sending != "SendToNone" and bool(attendees(props)))
     item.props = props
     call.state.touch(item, changed)
-    _mail_update(call, item, before, sending)
+    settle_master(item, series)
+    mail_update(call.state, item, before, sending)
     return item
-
-
-def _apply(props: dict[str, Element], update: Element) -> str:
-    """One SetItemField / AppendToItemField / DeleteItemField; answers the property's key."""
-    kind, key = local(update.tag), path_key(update[0])
-    if key in READ_ONLY:
-        raise EwsError("ErrorInvalidPropertySet", f"{key} is read-only and cannot be set.")
-    if kind == "DeleteItemField":
-        if key in {"Start", "End"}:
-            raise EwsError("ErrorInvalidPropertyDelete", f"{key} cannot be deleted.")
-        props.pop(key, None)
-        return key
-    if len(update) != 2 or len(update[1]) != 1:
-        raise EwsError("ErrorIncorrectUpdatePropertyCount", "An update must set one property.")
-    value = normalised(update[1][0])
-    if key_of_element(value) != key:
-        raise malformed(f"the value of {key} is a {local(value.tag)}")
-    if kind == "SetItemField":
-        props[key] = value
-    elif kind == "AppendToItemField" and key == "Body" and key in props:
-        props[key].text = (props[key].text or "") + (value.text or "")
-    else:
-        raise EwsError("ErrorInvalidPropertyAppend", f"{key} cannot be appended to.")
-    return key
-
-
-def _check_conflict(item: Item, changekey: str | None, mode: str, changed: list[str]) -> None:
-    if not changekey or changekey == item.changekey or mode == "AlwaysOverwrite":
-        return
-    seen = item.versions_by_changekey.get(changekey)
-    if seen is None:
-        raise EwsError("ErrorInvalidChangeKey", "The change key is invalid.")
-    if mode == "AutoResolve" and all(item.prop_versions.get(k, 0) <= seen for k in changed):
-        return
-    raise EwsError(
-        "ErrorIrresolvableConflict",
-        "The send or update operation could not be performed because the change key passed in "
-        "the request does not match the current change key for the item.",
-    )
 
 
 def delete_item(call: Call, op: Element) -> list[Element]:
@@ -153,33 +137,18 @@ def delete_item(call: Call, op: Element) -> list[Element]:
     messages = []
     for item_id in item_ids(op):
         try:
-            item = call.state.item(call.mailbox, item_id)
+            target = resolve(call.state, call.mailbox, item_id)
         except EwsError as error:
             messages.append(message("DeleteItem", error))
             continue
-        if cancelling != "SendToNone" and value_is_true(item.props.get("IsOrganizer")):
-            _mail(call, item, attendees(item.props), "cancellation")
-        if delete_type == "MoveToDeletedItems":
+        item = target.item
+        if target.index is not None:
+            item = delete_occurrence(call.state, item, target.index)
+        elif delete_type == "MoveToDeletedItems":
             call.state.move_item(item, call.state.distinguished(call.mailbox, "deleteditems"))
         else:
             call.state.remove_item(item)
+        if cancelling != "SendToNone" and value_is_true(item.props.get("IsOrganizer")):
+            mail(call.state, item, attendees(item.props), "cancellation")
         messages.append(message("DeleteItem"))
     return messages
-
-
-def _mail_update(call: Call, item: Item, before: list[str], sending: str) -> None:
-    """Attendees taken off get a cancellation; the others an update (all of them, or with
-    SendOnlyToChanged only those added)."""
-    if sending == "SendToNone":
-        return
-    now = attendees(item.props)
-    _mail(call, item, [a for a in before if a not in now], "cancellation")
-    kept = now if sending in INVITING else [a for a in now if a not in before]
-    _mail(call, item, kept, "update" if sending in INVITING else "invitation")
-
-
-def _mail(call: Call, item: Item, recipients: list[str], kind: str) -> None:
-    for address in recipients:
-        call.state.mailed.append(
-            {"from": item.mailbox, "to": address, "subject": subject(item.props), "kind": kind}
-        )

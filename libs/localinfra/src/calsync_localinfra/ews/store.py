@@ -62,6 +62,10 @@ class Item:
     changekey: str = ""
     versions_by_changekey: dict[str, int] = field(default_factory=dict)
     prop_versions: dict[str, int] = field(default_factory=dict)
+    exceptions: dict[int, Item] = field(default_factory=dict)
+    """A recurring master's exceptions by instance index; they are no items of the folder."""
+    deleted: set[int] = field(default_factory=set)
+    """A recurring master's deleted instance indexes."""
 
 
 @dataclass
