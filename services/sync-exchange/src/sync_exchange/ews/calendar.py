@@ -5,8 +5,8 @@ Reading rests on ``SyncFolderItems`` ("Synchronizing items by using EWS"): a rou
 empty state names every item of the folder and ends with the state that later rounds start
 from, so a full listing and its cursor come from the same round (nothing made meanwhile is
 missed). Rounds ask for ids, change keys and times only; the items a listing needs are then read
-in batches with ``GetItem``. A series comes as its recurring master, which the CRM shows as one
-meeting (its pattern is not yet carried across: ADR 13).
+in batches with ``GetItem``. A series comes as its recurring master, with its exceptions as
+items of their own (``series``).
 
 Writes are conditional on the change key: ``UpdateItem`` with ``NeverOverwrite`` fails with
 ``ErrorIrresolvableConflict`` when the item changed since it was read.
@@ -24,7 +24,7 @@ from exchangelib.errors import (
     ErrorIrresolvableConflict,
     ErrorItemNotFound,
 )
-from exchangelib.folders import Calendar, Root
+from exchangelib.folders import Calendar, Folder, Root
 from exchangelib.items import (
     NEVER_OVERWRITE,
     SEND_TO_ALL_AND_SAVE_COPY,
@@ -59,6 +59,8 @@ class EwsCalendar:
         self.mailbox = mailbox
         self.account = mailbox.account
         self._root = Root(account=self.account)
+        self._any = Folder(root=self._root)
+        """Given to ``fetch``, which otherwise asks Exchange for the root folder to make one."""
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -126,7 +128,7 @@ class EwsCalendar:
         there are left out."""
         if not external_ids:
             return {}
-        read = self.account.fetch(ids=[(i, None) for i in external_ids])
+        read = self.account.fetch(ids=[(i, None) for i in external_ids], folder=self._any)
         return {
             external_id: answer
             for external_id, answer in zip(external_ids, read, strict=True)
@@ -140,13 +142,13 @@ class EwsCalendar:
             items[external_id] = _item(external_id, answer)
             if not isinstance(answer, Exception):
                 for occurrence, exception in exception_ids(
-                    self.account, external_id, answer
+                    self.account, self._any, external_id, answer
                 ).items():
                     items[occurrence] = _item(occurrence, exception)
         return items
 
     def _get(self, external_id: str) -> CalendarItem | None:
-        (answer,) = list(self.account.fetch(ids=[(external_id, None)]))
+        (answer,) = list(self.account.fetch(ids=[(external_id, None)], folder=self._any))
         if isinstance(answer, ErrorItemNotFound):
             return None
         if isinstance(answer, Exception):

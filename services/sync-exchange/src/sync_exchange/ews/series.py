@@ -14,20 +14,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from exchangelib import Account, EWSDateTime
-from exchangelib.folders import Calendar
+from exchangelib.folders import Calendar, Folder
 
 from sync_core.items import OCCURRENCE_SEPARATOR, occurrence_id
 from sync_exchange.ews.mapping import original_start, zone_name
 
 
-def exception_ids(account: Account, master_id: str, master: Any) -> dict[str, Any]:
+def exception_ids(
+    account: Account, any_folder: Folder, master_id: str, master: Any
+) -> dict[str, Any]:
     """The master's exceptions, read (``GetItem``), by their CRM-side external ids."""
     modified = getattr(master, "modified_occurrences", None) or []
     if not modified:
         return {}
     zone = zone_name(master)
     found: dict[str, Any] = {}
-    for answer in account.fetch(ids=[(o.id, None) for o in modified]):
+    for answer in account.fetch(ids=[(o.id, None) for o in modified], folder=any_folder):
         if isinstance(answer, Exception):
             continue  # gone since the master was read: the next round sees the master again
         recurrence_id = original_start(answer, zone)
@@ -54,7 +56,7 @@ def find_occurrence(account: Account, folder: Calendar, master: Any, key: str) -
     zone = zone_name(master)
     for occurrence in getattr(master, "modified_occurrences", None) or []:
         if _utc(occurrence.original_start) == wanted:
-            (found,) = account.fetch(ids=[(occurrence.id, None)])
+            (found,) = account.fetch(ids=[(occurrence.id, None)], folder=folder)
             return None if isinstance(found, Exception) else found
     view = folder.view(
         start=EWSDateTime.from_datetime(wanted),
@@ -66,7 +68,7 @@ def find_occurrence(account: Account, folder: Calendar, master: Any, key: str) -
         if c.uid == master.uid and c.type == "Occurrence" and _utc(c.start) == wanted
     ]
     for candidate in unedited:
-        (found,) = account.fetch(ids=[(candidate.id, None)])
+        (found,) = account.fetch(ids=[(candidate.id, None)], folder=folder)
         if not isinstance(found, Exception) and original_start(found, zone) is not None:
             return found
     return None
