@@ -19,6 +19,7 @@ from calsync_contracts.meeting import MeetingSnapshot, Participant, TimedSpan
 from calsync_localinfra.ews import LocalExchangeServer
 from sync_core.errors import AuthError, TemporaryError
 from sync_core.ports import OutboundEvent
+from sync_core.window import SyncWindow
 from sync_exchange.ews.calendar import EwsCalendar
 from sync_exchange.ews.probe import probe_ews
 from sync_exchange.ews.session import Mailbox
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.integration
 
 PASSWORD = "mailbox-password"
 START = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+WINDOW = SyncWindow.around(datetime.now(UTC), 3, 12)
 
 
 @dataclass
@@ -255,3 +257,18 @@ async def test_a_password_changed_meanwhile_asks_the_user_to_reconnect(
         await EwsCalendar(again).create(box.calendar_id, OutboundEvent(meeting()))
     finally:
         again.close()
+
+
+async def test_an_idle_pass_is_one_request(exchange_server: LocalExchangeServer, box: Box) -> None:
+    """Each pass opens its own mailbox (as the service does): no root folder fetched, no second
+    authentication round."""
+    first = Mailbox(box.ews_url, box.credentials())
+    listing = await EwsCalendar(first).list_window(box.calendar_id, WINDOW, {})
+    first.close()
+    assert listing.cursor is not None
+    again = Mailbox(box.ews_url, box.credentials())
+    before = await asyncio.to_thread(exchange_server.requests)
+    idle = await EwsCalendar(again).changes_since(box.calendar_id, listing.cursor)
+    again.close()
+    assert (idle.changed, idle.deleted) == ([], [])
+    assert await asyncio.to_thread(exchange_server.requests) - before == 1
