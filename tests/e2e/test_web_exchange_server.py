@@ -17,6 +17,7 @@ import exchangelib
 import httpx
 import pytest
 from exchangelib.folders import Calendar as CalendarFolder
+from exchangelib.recurrence import Recurrence, WeeklyPattern
 from playwright.async_api import Browser, expect
 
 from calsync_localinfra.ews import LocalExchangeServer
@@ -56,6 +57,25 @@ def make_in_outlook(account: exchangelib.Account, folder_id: str, subject: str, 
         subject=subject,
         start=exchangelib.EWSDateTime.from_datetime(start),
         end=exchangelib.EWSDateTime.from_datetime(start + timedelta(hours=1)),
+    ).save()
+
+
+def make_series_in_outlook(
+    account: exchangelib.Account, folder_id: str, subject: str, start: datetime
+) -> None:
+    """Three weeks of a weekly meeting, as Outlook makes a series."""
+    folder = CalendarFolder(root=account.root, id=folder_id)
+    exchangelib.CalendarItem(
+        account=account,
+        folder=folder,
+        subject=subject,
+        start=exchangelib.EWSDateTime.from_datetime(start),
+        end=exchangelib.EWSDateTime.from_datetime(start + timedelta(hours=1)),
+        recurrence=Recurrence(
+            pattern=WeeklyPattern(interval=1, weekdays=[start.isoweekday()]),
+            start=start.date(),
+            number=3,
+        ),
     ).save()
 
 
@@ -123,10 +143,33 @@ async def test_connecting_an_exchange_server_calendar_with_a_service_account(
             await asyncio.to_thread(
                 make_in_outlook, eves_outlook, default, "Made in Outlook", start
             )
+            series_start = start + timedelta(hours=5)
+            await asyncio.to_thread(
+                make_series_in_outlook, eves_outlook, default, "Weekly in Outlook", series_start
+            )
             await page.get_by_role("button", name="Refresh").click()
             await expect(
                 page.locator("#ec .ec-event", has_text="Made in Outlook").first
             ).to_be_visible(timeout=30_000)
+            # The series shows as its occurrences: this week's and, a week on, the next.
+            weekly = page.locator("#ec .ec-event", has_text="Weekly in Outlook")
+            await expect(weekly).to_have_count(1)
+            shown = await api.get(
+                "/calendar",
+                params={
+                    "users": eve,
+                    "start": start.isoformat(),
+                    "end": (start + timedelta(weeks=4)).isoformat(),
+                },
+            )
+            assert sorted(
+                datetime.fromisoformat(e["start"])
+                for e in shown.json()
+                if e["meeting"]["subject"] == "Weekly in Outlook"
+            ) == [series_start + timedelta(weeks=n) for n in range(3)]
+            await page.get_by_role("button", name="Next week").click()
+            await expect(weekly).to_have_count(1)
+            await page.get_by_role("button", name="Today").click()
 
             # A meeting booked in the CRM for Eve, with a guest, appears in her Exchange
             # calendar in its time zone, and Exchange invites the guest.
