@@ -204,4 +204,8 @@ async def test_connecting_an_exchange_server_calendar_with_a_service_account(
         await expect(page.locator("#sync-state")).to_have_attribute(
             "data-state", "in_sync", timeout=60_000
         )
+        # The page follows the CRM's meetings by itself (no reload).
+        await expect(
+            page.locator("#ec .ec-event", has_text="Booked in the CRM").first
+        ).to_be_visible(timeout=15_000)
         await shot(page, "exchange-server-week")

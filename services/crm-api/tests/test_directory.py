@@ -496,3 +496,19 @@ async def test_users_and_organisations_are_found_by_text_in_their_name(world: Ap
     assert await names("/organisations", "100%") == ["Acme 100% Steel"]  # % is a character
     assert await names("/organisations", "_") == []  # so is _
     assert await names("/users", "ulla") == ["Ulla User"]
+
+
+async def test_new_users_get_colours_their_colleagues_do_not_have(world: Api) -> None:
+    """Users shown side by side in the calendar differ, unless someone chose a colour."""
+    acme = await world.tenant()
+    admin = world.client(acme.admin)
+    taken = {(await admin.get("/me")).json()["display_colour"]}
+    taken.add((await world.client(acme.user).get("/me")).json()["display_colour"])
+    for n in range(3):
+        values = {"name": f"User {n}", "email": f"user{n}-{uuid.uuid4().hex[:6]}@example.com"}
+        made = await admin.post("/users", json=values)
+        assert made.status_code == 201, made.text
+        assert made.json()["display_colour"] not in taken
+        taken.add(made.json()["display_colour"])
+    chosen = await admin.post("/users", json=user_body(display_colour="#3366cc"))
+    assert chosen.json()["display_colour"] == "#3366cc"

@@ -134,15 +134,34 @@ async def _require_another_admin(session: AsyncSession, user: User, action: str)
         raise Conflict(f"cannot {action} the tenant's last administrator")
 
 
+USER_COLOURS = (
+    "#3366cc", "#dc3912", "#109618", "#990099", "#0099c6", "#dd4477",
+    "#66aa00", "#b82e2e", "#316395", "#994499", "#22aa99", "#aaaa11",
+)  # fmt: skip
+"""Distinct colours that keep white text readable: a new user gets the one fewest have."""
+
+
 async def create_user(
     session: AsyncSession, tenant_id: uuid.UUID, values: Mapping[str, Any]
 ) -> User:
     await _require_unique_email(session, tenant_id, str(values["email"]))
+    if values.get("display_colour") is None:
+        values = {**values, "display_colour": await _free_colour(session, tenant_id)}
     user = _apply(User(id=uuid.uuid4(), tenant_id=tenant_id), values)
     session.add(user)
     await _flush(session, f"a user with email {values['email']} already exists in this tenant")
     await session.refresh(user)
     return user
+
+
+async def _free_colour(session: AsyncSession, tenant_id: uuid.UUID) -> str:
+    rows = await session.execute(
+        select(User.display_colour, func.count())
+        .where(User.tenant_id == tenant_id)
+        .group_by(User.display_colour)
+    )
+    taken = {str(colour).lower(): int(count) for colour, count in rows.all()}
+    return min(USER_COLOURS, key=lambda colour: taken.get(colour, 0))
 
 
 async def update_user(

@@ -109,7 +109,11 @@ class UserCreate(Strict):
     email: Email
     time_zone: TimeZone = "UTC"
     language: Language = "en"
-    display_colour: Colour = "#3366cc"
+    display_colour: Colour | None = Field(
+        default=None,
+        description="Default: the first of the palette's colours the fewest colleagues have, "
+        "so users shown side by side differ.",
+    )
     is_admin: bool = False
 
 
