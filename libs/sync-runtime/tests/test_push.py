@@ -114,3 +114,28 @@ async def test_the_webhook_asks_for_a_sync_of_the_channels_connection_only(
         checked = await client.post("/?check=echo-me")  # a provider checking the address
         assert (checked.status_code, checked.text) == (200, "echo-me")
     assert asked == [connection]
+
+
+async def test_a_provider_that_wants_an_answer_hears_whether_the_channel_is_kept(
+    store: PushChannelStore,
+) -> None:
+    """EWS ends a push subscription only when told Unsubscribe in the answer."""
+    connection = uuid4()
+    await keep_channels(Provider(), store, PUSH, connection, ["a"], NOW)
+    [channel] = await store.of_connection(connection)
+
+    def answering(headers: Mapping[str, str], query: Mapping[str, str], body: bytes) -> Delivery:
+        note = Notification(query["channel"], channel_token(KEY, query["channel"]), False)
+        return Delivery([note], reply=lambda kept: (b"OK" if kept else b"Unsubscribe", b"text/x"))
+
+    async def request_sync(connection_id: UUID) -> None:
+        return None
+
+    app = webhook_route(store, PushConfig(PUSH.address, KEY, "/hook", answering), request_sync)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        kept = await client.post(f"/?channel={channel.channel_id}", content=b"<x/>")
+        assert (kept.status_code, kept.text, kept.headers["content-type"]) == (200, "OK", "text/x")
+        gone = await client.post("/?channel=forgotten", content=b"<x/>")
+        assert (gone.status_code, gone.text) == (200, "Unsubscribe")

@@ -45,13 +45,20 @@ class Handshake:
     echo: str
 
 
+Reply = Callable[[bool], tuple[bytes, bytes]]
+"""The answer body and its content type a provider expects, given whether the channels named
+are still kept (EWS: ``SendNotificationResult`` OK, or Unsubscribe to end its subscription)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """What a provider's request to the webhook says: its notifications (Google sends one per
-    request in headers, Graph several in a JSON body), or a handshake."""
+    request in headers, Graph several in a JSON body, EWS one SOAP request), or a handshake."""
 
     notifications: list[Notification]
     handshake: Handshake | None = None
+    reply: Reply | None = None
+    """How to answer, for a provider that wants more than a status code."""
 
 
 NotificationReader = Callable[[Mapping[str, str], Mapping[str, str], bytes], Delivery | None]
@@ -129,11 +136,14 @@ def webhook_route(
         ):
             await _answer(send, 401)
             return
-        for connection_id in {
-            await store.connection_of(n.channel_id) for n in notes if not n.initial
-        }:
+        owners = {n.channel_id: await store.connection_of(n.channel_id) for n in notes}
+        for connection_id in {owners[n.channel_id] for n in notes if not n.initial}:
             if connection_id is not None:
                 await request_sync(connection_id)
+        if delivery.reply is not None:
+            body, kind = delivery.reply(all(owner is not None for owner in owners.values()))
+            await _answer(send, 200, body, kind)
+            return
         await _answer(send, 202 if len(notes) != 1 else 200)
 
     return app

@@ -45,6 +45,7 @@ from sync_core.ports import OutboundEvent
 from sync_core.views import time_view
 from sync_core.window import SyncWindow
 from sync_exchange.ews.mapping import changed_fields, crm_id_of, parse, render
+from sync_exchange.ews.push import EwsPush
 from sync_exchange.ews.series import deleted_ids, exception_ids, find_occurrence, split
 from sync_exchange.ews.session import Mailbox
 
@@ -61,6 +62,18 @@ class EwsCalendar:
         self._root = Root(account=self.account)
         self._any = Folder(root=self._root)
         """Given to ``fetch``, which otherwise asks Exchange for the root folder to make one."""
+
+    # --- push (sync_core.ports.PushPort) ---------------------------------------------------------
+
+    async def watch(
+        self, calendar_id: str, channel_id: str, token: str, address: str
+    ) -> tuple[str, datetime]:
+        return await EwsPush(self.mailbox, self._folder).watch(
+            calendar_id, channel_id, token, address
+        )
+
+    async def stop(self, channel_id: str, resource_id: str) -> None:
+        await EwsPush(self.mailbox, self._folder).stop(channel_id, resource_id)
 
     # --- reading ------------------------------------------------------------------------------
 
