@@ -3,7 +3,8 @@ Exchange cannot run here, so tests and ``make run`` talk to this with the real `
 
 ``LocalExchangeServer`` starts it on a free loopback port; ``ews_url`` is the service endpoint a
 client is configured with. Mailboxes, service accounts with ApplicationImpersonation, calendars,
-raw items and failures are made through its backdoor.
+raw items and failures are made through its backdoor, which also shows the push subscriptions
+and sends them a status ping on demand (Exchange would wait StatusFrequency minutes).
 """
 
 from __future__ import annotations
@@ -71,3 +72,14 @@ class LocalExchangeServer(LocalStandInProcess):
         self._post(
             f"_fake/mailboxes/{mailbox}/fail-next", {"count": count, "back_off_ms": back_off_ms}
         )
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        """Every push subscription made: ``id``, ``mailbox``, ``folder_ids`` (None for all
+        folders), ``event_types``, ``url``, ``status_frequency``, ``alive`` and ``ended``
+        (``Unsubscribe`` or ``unreachable`` once it ended)."""
+        return list(self._get("_fake/subscriptions"))
+
+    def ping_subscriptions(self) -> int:
+        """Every live push subscription is sent its next notification now, a StatusEvent when
+        nothing is pending, in the background; answers how many were pinged."""
+        return int(self._post("_fake/subscriptions/ping", None)["pinged"])

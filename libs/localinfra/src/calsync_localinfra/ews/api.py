@@ -6,6 +6,9 @@ which clients that guess the scheme (exchangelib with ``auth_type=None``) pick B
 are SOAP envelopes carrying ``ServerVersionInfo``; operation errors are ResponseMessages (HTTP
 200), request-wide ones SOAP Faults (HTTP 500), as at Exchange. Nothing answers a traceback.
 
+Push subscriptions (``subscribe_ops``) are delivered by a ``PushNotifier`` living as long as
+the app (its lifespan), whose HTTP client is closed at shutdown.
+
 ``/_fake/...`` is the operator's backdoor (``backdoor``); Exchange has no such thing.
 """
 
@@ -14,7 +17,8 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 
@@ -22,6 +26,7 @@ from calsync_localinfra.ews import backdoor
 from calsync_localinfra.ews.folder_ops import find_folder, get_folder
 from calsync_localinfra.ews.item_read_ops import find_item, get_item
 from calsync_localinfra.ews.item_write_ops import create_item, delete_item, update_item
+from calsync_localinfra.ews.notifier import PushNotifier
 from calsync_localinfra.ews.soap import (
     Element,
     EwsError,
@@ -33,6 +38,7 @@ from calsync_localinfra.ews.soap import (
     response_message,
 )
 from calsync_localinfra.ews.store import Account, ExchangeState
+from calsync_localinfra.ews.subscribe_ops import subscribe
 from calsync_localinfra.ews.sync_ops import sync_folder_items
 from calsync_localinfra.ews.views import Call
 
@@ -63,12 +69,25 @@ OPERATIONS: dict[str, Operation] = {
     "CreateItem": create_item,
     "UpdateItem": update_item,
     "DeleteItem": delete_item,
+    "Subscribe": subscribe,
 }
 NEEDS_NO_MAILBOX = {"ConvertId"}
 
 
 def create_app(state: ExchangeState) -> FastAPI:
-    app = FastAPI(title="EWS stand-in", openapi_url=None, docs_url=None, redoc_url=None)
+    notifier = PushNotifier(state)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await notifier.start()
+        try:
+            yield
+        finally:
+            await notifier.aclose()
+
+    app = FastAPI(
+        title="EWS stand-in", openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan
+    )
     app.state.exchange = state
 
     @app.post(EWS_PATH)
@@ -82,7 +101,7 @@ def create_app(state: ExchangeState) -> FastAPI:
             status, content = answer(state, caller, body)
         return Response(content, status_code=status, media_type=XML)
 
-    backdoor.add_routes(app, state)
+    backdoor.add_routes(app, state, notifier)
     return app
 
 

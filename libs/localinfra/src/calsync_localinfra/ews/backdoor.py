@@ -1,8 +1,8 @@
 """The operator's backdoor of the EWS stand-in (``/_fake/...``; Exchange has no such thing):
 mailboxes and service accounts, ApplicationImpersonation grants, passwords, calendars, raw
 items (what a migration can leave behind, e.g. a CalendarItem without Start and End),
-ErrorServerBusy on demand, and, shared with every stand-in, what would have been mailed and a
-request count."""
+ErrorServerBusy on demand, the push subscriptions and a status ping sent now, and, shared with
+every stand-in, what would have been mailed and a request count."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, HTTPException, Response
 
+from calsync_localinfra.ews.events import PushSubscription
+from calsync_localinfra.ews.notifier import PushNotifier
 from calsync_localinfra.ews.properties import key_of_element
 from calsync_localinfra.ews.soap import Element, from_fragment, local, t
 from calsync_localinfra.ews.store import ExchangeState, Throttle
@@ -18,7 +20,7 @@ from calsync_localinfra.standin_backdoor import add_observation_routes
 JsonBody = Annotated[dict[str, Any], Body()]
 
 
-def add_routes(app: FastAPI, state: ExchangeState) -> None:
+def add_routes(app: FastAPI, state: ExchangeState, notifier: PushNotifier) -> None:
     @app.post("/_fake/accounts")
     async def add_account(body: JsonBody) -> dict[str, str]:
         """A mailbox; answers its Calendar's FolderId."""
@@ -70,12 +72,38 @@ def add_routes(app: FastAPI, state: ExchangeState) -> None:
             state.throttles[email.lower()] = throttle
         return Response(status_code=204)
 
+    @app.get("/_fake/subscriptions")
+    async def subscriptions() -> list[dict[str, Any]]:
+        """Every push subscription made, ended ones too (``alive`` false, ``ended`` why)."""
+        with state.locked():
+            return [_subscription(s) for s in state.events.subscriptions.values()]
+
+    @app.post("/_fake/subscriptions/ping")
+    async def ping() -> dict[str, int]:
+        """Every live push subscription is sent a notification now (a StatusEvent when
+        nothing is pending) instead of after StatusFrequency minutes."""
+        return {"pinged": notifier.ping()}
+
     add_observation_routes(app, state)
 
 
 def _known(state: ExchangeState, login: str) -> None:
     if login.lower() not in state.accounts:
         raise HTTPException(404, "no such account")
+
+
+def _subscription(subscription: PushSubscription) -> dict[str, Any]:
+    folder_ids = subscription.folder_ids
+    return {
+        "id": subscription.id,
+        "mailbox": subscription.mailbox,
+        "folder_ids": None if folder_ids is None else sorted(folder_ids),
+        "event_types": sorted(subscription.event_types),
+        "url": subscription.url,
+        "status_frequency": subscription.status_frequency,
+        "alive": subscription.alive,
+        "ended": subscription.ended,
+    }
 
 
 def _raw(body: dict[str, Any]) -> Element:

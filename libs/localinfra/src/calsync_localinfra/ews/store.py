@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from calsync_localinfra.ews.events import MailboxEvents, Ref
 from calsync_localinfra.ews.soap import Element, EwsError, SoapFault
 
 CALENDAR_CLASS = "IPF.Appointment"
@@ -99,6 +100,7 @@ class ExchangeState:
         self.sync_states: dict[str, SyncSnapshot] = {}
         self.throttles: dict[str, Throttle] = {}
         self.mailed: list[dict[str, str]] = []
+        self.events = MailboxEvents()
         self.requests = 0
         self.counter = 0
 
@@ -256,11 +258,18 @@ class ExchangeState:
     def new_item(self, folder: Folder, kind: str, props: dict[str, Element]) -> Item:
         item = Item(opaque(b"\x00\x03\x24\x00", 60), folder.mailbox, folder.id, kind, props)
         self.items[item.id] = item
-        self.touch(item, list(props))
+        self._stamp(item, list(props))
+        self._record("CreatedEvent", item)
         return item
 
     def touch(self, item: Item, changed: list[str]) -> None:
-        """A write: a new number, a new ChangeKey, and the changed properties marked."""
+        """A write: a new number, a new ChangeKey, the changed properties marked, and for an
+        item of a folder (not an occurrence's exception) a ModifiedEvent."""
+        self._stamp(item, changed)
+        if self.items.get(item.id) is item:
+            self._record("ModifiedEvent", item)
+
+    def _stamp(self, item: Item, changed: list[str]) -> None:
         self.counter += 1
         item.version = self.counter
         item.changekey = opaque(b"\x0f\x00\x00\x00\x16\x00\x00\x00", 22)
@@ -270,14 +279,24 @@ class ExchangeState:
 
     def remove_item(self, item: Item) -> None:
         del self.items[item.id]
+        self._record("DeletedEvent", item)
 
     def move_item(self, item: Item, folder: Folder) -> None:
         """A move gives the item a new id at Exchange; the old one is gone."""
+        before = self._refs(item)
         del self.items[item.id]
         item.id = opaque(b"\x00\x03\x24\x00", 60)
         item.folder_id = folder.id
         self.items[item.id] = item
-        self.touch(item, [])
+        self._stamp(item, [])
+        self._record("MovedEvent", item, before)
+
+    def _refs(self, item: Item) -> tuple[Ref, Ref]:
+        folder = self.folders[item.folder_id]
+        return Ref(item.id, item.changekey), Ref(folder.id, folder.changekey)
+
+    def _record(self, kind: str, item: Item, moved_from: tuple[Ref, Ref] | None = None) -> None:
+        self.events.record(kind, item.mailbox, *self._refs(item), moved_from)
 
     # --- sync states ----------------------------------------------------------------------------
 
