@@ -22,8 +22,9 @@ class Settings(SyncServiceSettings):
     compose); unset: ``microsoft_authority``."""
     microsoft_graph_endpoint: str = MICROSOFT.graph
     microsoft_push_url: str | None = None
-    """The public HTTPS address of this service's ``/webhooks/microsoft``: Graph notifies it of
-    changes (subscriptions). Unset: changes are found by polling only."""
+    """The public HTTPS address of this service's ``/webhooks/microsoft``: Graph (subscriptions)
+    and Exchange Server (EWS push subscriptions) notify it of changes; an Exchange Server must
+    be able to reach it. Unset: changes are found by polling only."""
     microsoft_ca_file: str | None = None
     """A certificate to trust for a stand-in (self-signed). Refused in production."""
 
