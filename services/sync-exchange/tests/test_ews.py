@@ -6,18 +6,23 @@ restorable, guests' answers and rooms survive a CRM edit, a password changed mea
 from __future__ import annotations
 
 import asyncio
+import base64
+import logging
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from uuid import uuid4
 
 import exchangelib
 import pytest
+from exchangelib.errors import ErrorInternalServerError, ErrorOccurrenceCrossingBoundary
 
 from calsync_contracts.internal import Credentials, ProbeRequest, ProbeVerdict
 from calsync_contracts.meeting import MeetingSnapshot, Participant, TimedSpan
 from calsync_localinfra.ews import LocalExchangeServer
-from sync_core.errors import AuthError, TemporaryError
+from sync_core.errors import AuthError, ItemRefused, TemporaryError
 from sync_core.ports import OutboundEvent
 from sync_core.window import SyncWindow
 from sync_exchange.ews.calendar import EwsCalendar
@@ -272,3 +277,147 @@ async def test_an_idle_pass_is_one_request(exchange_server: LocalExchangeServer,
     again.close()
     assert (idle.changed, idle.deleted) == ([], [])
     assert await asyncio.to_thread(exchange_server.requests) - before == 1
+
+
+# --- review: one bad meeting, zones, secrets, redirects -------------------------------------------
+
+
+async def test_a_subject_exchange_cannot_hold_refuses_that_meeting_only(
+    box: Box, calendar: EwsCalendar
+) -> None:
+    """The CRM takes subjects of 500 characters, Exchange (and exchangelib) 255: the meeting is
+    refused (recorded, the rest syncs), not an exception that stops the connection's pass."""
+    with pytest.raises(ItemRefused):
+        await calendar.create(box.calendar_id, OutboundEvent(meeting(subject="x" * 300)))
+    written = await calendar.create(box.calendar_id, OutboundEvent(meeting()))
+    with pytest.raises(ItemRefused):
+        await calendar.update(
+            box.calendar_id,
+            written.external_id,
+            OutboundEvent(meeting(subject="y" * 300)),
+            written.version_tag,
+        )
+
+
+async def test_an_item_exchange_refuses_to_save_is_refused_alone(
+    box: Box, calendar: EwsCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exchange's per-item refusals (an occurrence moved past its neighbours, …) are
+    ItemRefused: a ProviderError would keep the change pending and fail every pass."""
+    m = meeting()
+    written = await calendar.create(box.calendar_id, OutboundEvent(m))
+
+    def crossing(*_: object, **__: object) -> None:
+        raise ErrorOccurrenceCrossingBoundary("the occurrence would cross its neighbour")
+
+    monkeypatch.setattr(exchangelib.CalendarItem, "save", crossing)
+    later = m.time.model_copy(update={"start": START + timedelta(days=9)})
+    later = later.model_copy(update={"end": later.start + timedelta(hours=1)})
+    moved = m.model_copy(update={"version": 2, "time": later})
+    with pytest.raises(ItemRefused):
+        await calendar.update(
+            box.calendar_id, written.external_id, OutboundEvent(moved), written.version_tag
+        )
+
+
+async def test_one_item_exchange_cannot_read_does_not_stop_the_listing(
+    box: Box, calendar: EwsCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GetItem batch fails as a whole when Exchange answers one item with an error
+    exchangelib raises (ErrorInternalServerError on a damaged item): that item alone is
+    reported unreadable, the others arrive."""
+    good = await calendar.create(box.calendar_id, OutboundEvent(meeting()))
+    bad = await calendar.create(box.calendar_id, OutboundEvent(meeting(subject="Damaged")))
+    real_fetch = calendar.account.fetch
+
+    def fetch(ids: list[tuple[str, None]], **kwargs: object) -> object:
+        if any(i == bad.external_id for i, _ in ids):
+            raise ErrorInternalServerError("An internal server error occurred.")
+        return real_fetch(ids=ids, **kwargs)
+
+    monkeypatch.setattr(calendar.account, "fetch", fetch)
+    listing = await calendar.list_window(box.calendar_id, WINDOW, {})
+    by_id = {item.external_id: item for item in listing.items}
+    assert by_id[good.external_id].fields is not None
+    assert by_id[bad.external_id].fields is None
+    assert by_id[bad.external_id].error
+
+
+async def test_a_zone_changed_in_the_crm_stays_changed(box: Box, calendar: EwsCalendar) -> None:
+    """Exchange's Windows zone follows the meeting's zone; else the next read brings the old
+    zone back to the CRM (Outlook's zone wins over the kept IANA zone) and the edit is lost."""
+    m = meeting()
+    written = await calendar.create(box.calendar_id, OutboundEvent(m))
+    span = TimedSpan(start=m.time.start, end=m.time.end, timezone="America/New_York")
+    moved = m.model_copy(update={"version": 2, "time": span})
+    await calendar.update(
+        box.calendar_id, written.external_id, OutboundEvent(moved), written.version_tag
+    )
+    after = await calendar.fetch(box.calendar_id, written.external_id)
+    assert after is not None
+    assert after.fields is not None
+    assert after.fields.time == span
+
+
+async def test_debug_logs_never_carry_the_password(
+    box: Box, calendar: EwsCalendar, caplog: pytest.LogCaptureFixture
+) -> None:
+    """exchangelib logs each request's headers at DEBUG, Basic authentication's among them."""
+    caplog.set_level(logging.DEBUG)
+    await calendar.create(box.calendar_id, OutboundEvent(meeting()))
+    basic = base64.b64encode(f"{box.email}:{PASSWORD}".encode()).decode()
+    assert basic not in caplog.text
+    assert PASSWORD not in caplog.text
+
+
+async def test_a_redirect_to_an_internal_address_is_not_followed(box: Box) -> None:
+    """The SSRF guard checks the address given; exchangelib must not follow a 302 elsewhere."""
+    hits: list[str] = []
+
+    class Canary(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            hits.append(self.path)
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="x"')
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    canary = ThreadingHTTPServer(("127.0.0.1", 0), Canary)
+    target = f"http://127.0.0.1:{canary.server_address[1]}/EWS/Exchange.asmx"
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    redirecting = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    for server in (canary, redirecting):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = redirecting.server_address[1]
+        request = ProbeRequest(
+            server_url=f"http://127.0.0.1:{port}/EWS/Exchange.asmx", credentials=box.credentials()
+        )
+        result = await probe_ews(request, (f"127.0.0.1:{port}",))
+    finally:
+        for server in (canary, redirecting):
+            server.shutdown()
+            server.server_close()
+    assert result.verdict is not ProbeVerdict.OK
+    assert hits == []
+
+
+async def test_a_busy_exchange_at_the_connection_test_is_not_called_something_else(
+    exchange_server: LocalExchangeServer, box: Box
+) -> None:
+    await asyncio.to_thread(exchange_server.fail_next, box.email, 1, 4000)
+    result = await probe_ews(probe_of(box, box.credentials()), allowed(box))
+    assert result.verdict is ProbeVerdict.UNREACHABLE
+    assert "busy" in result.message

@@ -9,16 +9,20 @@ in batches with ``GetItem``. A series comes as its recurring master, with its ex
 items of their own (``series``).
 
 Writes are conditional on the change key: ``UpdateItem`` with ``NeverOverwrite`` fails with
-``ErrorIrresolvableConflict`` when the item changed since it was read.
+``ErrorIrresolvableConflict`` when the item changed since it was read. A meeting Exchange will not
+take (an occurrence moved past its neighbours, a subject over 255 characters, which exchangelib
+refuses before sending) is ``ItemRefused``: recorded against that meeting, the rest syncs; any
+other error would keep the change pending and fail every pass of the connection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from exchangelib import CalendarItem
+from exchangelib import errors as ews
 from exchangelib.errors import (
     ErrorInvalidSyncStateData,
     ErrorIrresolvableConflict,
@@ -32,7 +36,13 @@ from exchangelib.items import (
     SEND_TO_NONE,
 )
 
-from sync_core.errors import AlreadyExists, CursorInvalid, PreconditionFailed, UnreadableItem
+from sync_core.errors import (
+    AlreadyExists,
+    CursorInvalid,
+    ItemRefused,
+    PreconditionFailed,
+    UnreadableItem,
+)
 from sync_core.items import (
     OCCURRENCE_SEPARATOR,
     ChangeBatch,
@@ -46,13 +56,32 @@ from sync_core.views import time_view
 from sync_core.window import SyncWindow
 from sync_exchange.ews.mapping import changed_fields, crm_id_of, parse, render
 from sync_exchange.ews.push import EwsPush
+from sync_exchange.ews.reading import read_items
 from sync_exchange.ews.series import deleted_ids, exception_ids, find_occurrence, split
 from sync_exchange.ews.session import Mailbox
 
+T = TypeVar("T")
 STATE = "sync:"
 BRIEF = ("changekey", "start", "end", "is_all_day", "type")
 PAGE = 512
 """``MaxChangesReturned`` per ``SyncFolderItems`` call (EWS allows 1 to 512)."""
+REFUSALS = (
+    ews.ErrorOccurrenceCrossingBoundary,
+    ews.ErrorOccurrenceTimeSpanTooBig,
+    ews.ErrorCalendarDurationIsTooLong,
+    ews.ErrorCalendarEndDateIsEarlierThanStartDate,
+    ews.ErrorCalendarInvalidAttributeValue,
+    ews.ErrorCalendarInvalidTimeZone,
+    ews.ErrorInvalidRecipients,
+    ews.ErrorInvalidSmtpAddress,
+    ews.ErrorInvalidPropertySet,
+    ews.ErrorPropertyValidationFailure,
+    ews.ErrorItemSave,
+    ews.ErrorMessageSizeExceeded,
+    ValueError,  # exchangelib's own checks (a subject over 255 characters, …)
+    TypeError,
+)
+"""What Exchange (or exchangelib, before sending) refuses for one meeting, not the mailbox."""
 
 
 class EwsCalendar:
@@ -141,7 +170,7 @@ class EwsCalendar:
         there are left out."""
         if not external_ids:
             return {}
-        read = self.account.fetch(ids=[(i, None) for i in external_ids], folder=self._any)
+        read = read_items(self.account, self._any, external_ids)
         return {
             external_id: answer
             for external_id, answer in zip(external_ids, read, strict=True)
@@ -176,7 +205,7 @@ class EwsCalendar:
     # --- writing ------------------------------------------------------------------------------
 
     async def create(self, calendar_id: str, event: OutboundEvent) -> WriteResult:
-        return await self.mailbox.run(lambda: self._create(calendar_id, event))
+        return await self.mailbox.run(lambda: _refusing(lambda: self._create(calendar_id, event)))
 
     def _create(self, calendar_id: str, event: OutboundEvent) -> WriteResult:
         """EWS chooses item ids, so a retried create is recognised by our meeting id in the
@@ -205,7 +234,7 @@ class EwsCalendar:
         self, calendar_id: str, external_id: str, event: OutboundEvent, if_match: str | None
     ) -> WriteResult:
         return await self.mailbox.run(
-            lambda: self._update(calendar_id, external_id, event, if_match)
+            lambda: _refusing(lambda: self._update(calendar_id, external_id, event, if_match))
         )
 
     def _update(
@@ -257,7 +286,9 @@ class EwsCalendar:
         notify_guests: bool = False,
     ) -> None:
         await self.mailbox.run(
-            lambda: self._delete(calendar_id, external_id, if_match, notify_guests)
+            lambda: _refusing(
+                lambda: self._delete(calendar_id, external_id, if_match, notify_guests)
+            )
         )
 
     def _delete(
@@ -277,6 +308,23 @@ class EwsCalendar:
             )
         except ErrorItemNotFound:
             return
+
+
+def _refusing(write: Callable[[], T]) -> T:
+    try:
+        return write()
+    except REFUSALS as refused:
+        raise ItemRefused(f"Exchange refused this meeting: {_why(refused)}") from refused
+
+
+def _why(refused: Exception) -> str:
+    """The refusal in words, without the refused value (a whole subject, a description)."""
+    if isinstance(refused, ews.ResponseMessageError):
+        return type(refused).__name__
+    field, _, rest = str(refused).partition(" value ")
+    if "exceeds length" in rest:
+        return f"its {field.strip(chr(39))} is longer than {rest.rsplit(' ', 1)[-1]} characters"
+    return "a value Exchange does not take"
 
 
 def _invitations(event: OutboundEvent, exchange_sends: str) -> str:

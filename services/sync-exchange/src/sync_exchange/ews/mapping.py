@@ -148,6 +148,13 @@ def changed_fields(ours: dict[str, Any], item: CalendarItem) -> dict[str, Any]:
         changed["body"] = ours["body"]
     if _when(ours["is_all_day"], ours["start"], ours["end"]) != _item_when(item):
         changed |= {key: ours[key] for key in ("is_all_day", "start", "end")}
+    if not ours["is_all_day"] and _zone_id(ours["start"].tzinfo) != _zone_id(
+        getattr(item, "_start_timezone", None)
+    ):
+        # Exchange's Windows zone follows the meeting's, else the next read brings the old zone
+        # back (``zone_name``: Outlook's zone wins) and the CRM's edit is lost. The zones alone:
+        # the same instants are not rewritten (nobody is mailed for nothing).
+        changed |= {"_start_timezone": ours["start"].tzinfo, "_end_timezone": ours["end"].tzinfo}
     wanted = {_email(a) for a in ours["required_attendees"]}
     required, optional = item.required_attendees or [], item.optional_attendees or []
     if wanted != {_email(a) for a in required + optional}:
@@ -159,6 +166,11 @@ def changed_fields(ours: dict[str, Any], item: CalendarItem) -> dict[str, Any]:
         ]
         changed["optional_attendees"] = [a for a in optional if _email(a) in wanted]
     return changed
+
+
+def _zone_id(zone: Any) -> str | None:
+    """A zone's Windows id (several IANA zones share one: those differ in ``crm_time_zone``)."""
+    return getattr(zone, "ms_id", None)
 
 
 def _when(all_day: bool, start: Any, end: Any) -> tuple[bool, Any, Any]:

@@ -11,7 +11,7 @@ from exchangelib import DEEP, Account, FolderCollection
 from exchangelib.folders import Calendar
 
 from calsync_contracts.internal import CalendarInfo, ProbeRequest, ProbeResult, ProbeVerdict
-from sync_core.errors import AuthError, ProviderError, Unreachable
+from sync_core.errors import AuthError, ProviderError, TemporaryError, Unreachable
 from sync_exchange.ews.session import Mailbox
 from sync_runtime.ssrf import ForbiddenAddress, check_url
 
@@ -40,6 +40,8 @@ async def probe_ews(
         return _verdict(ProbeVerdict.WRONG_CREDENTIALS, f"{str(refused).capitalize()}.")
     except Unreachable:
         return _verdict(ProbeVerdict.UNREACHABLE, "Exchange cannot be reached: check the address.")
+    except TemporaryError:  # throttled: the address is right, the moment is not
+        return _verdict(ProbeVerdict.UNREACHABLE, "Exchange is busy: try again in a minute.")
     except ProviderError:
         return _verdict(ProbeVerdict.NOT_CALDAV, NOT_EWS)
     finally:

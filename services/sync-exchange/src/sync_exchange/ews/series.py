@@ -18,6 +18,7 @@ from exchangelib.folders import Calendar, Folder
 
 from sync_core.items import OCCURRENCE_SEPARATOR, occurrence_id
 from sync_exchange.ews.mapping import original_start, zone_name
+from sync_exchange.ews.reading import read_items
 
 
 def exception_ids(
@@ -29,7 +30,7 @@ def exception_ids(
         return {}
     zone = zone_name(master)
     found: dict[str, Any] = {}
-    for answer in account.fetch(ids=[(o.id, None) for o in modified], folder=any_folder):
+    for answer in read_items(account, any_folder, [o.id for o in modified]):
         if isinstance(answer, Exception):
             continue  # gone since the master was read: the next round sees the master again
         recurrence_id = original_start(answer, zone)

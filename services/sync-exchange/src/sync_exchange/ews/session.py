@@ -13,11 +13,16 @@ Exchange never blocks the service's event loop.
   serve (EWS ``RequestServerVersion``); older servers are out of support (ADR 13).
 - Throttling (``ErrorServerBusy``) is reported with the server's back-off, not retried in the
   thread: the engine pauses the connection (``TemporaryError.retry_after_seconds``).
+- exchangelib logs every request's headers at DEBUG, Basic authentication's ``Authorization``
+  among them, and every answer's XML (the mailbox's meetings): its loggers stay at WARNING
+  whatever the service's level.
+- Any other exchangelib error is a ``ProviderError``: nothing but ``sync_core.errors`` leaves.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -48,10 +53,15 @@ REFUSED = (
 )
 
 
+QUIET = "exchangelib"
+"""exchangelib's loggers: DEBUG lines carry the Authorization header and mailbox contents."""
+
+
 class Mailbox:
     """An exchangelib ``Account`` for the connection's mailbox, opened per sync pass."""
 
     def __init__(self, server_url: str, credentials: Credentials) -> None:
+        logging.getLogger(QUIET).setLevel(logging.WARNING)
         mailbox = credentials.mailbox or credentials.username
         if "@" not in mailbox:
             raise AuthError("the connection names no mailbox address: connect it again")
@@ -86,7 +96,7 @@ class Mailbox:
     def close(self) -> None:
         """Idle connections closed; the protocol stays cached for the next pass of the same
         account (exchangelib keeps one per endpoint and login, with its detected auth type)."""
-        self.account.protocol.close()
+        _close(self.account.protocol)
 
 
 @contextmanager
@@ -104,6 +114,8 @@ def translated_errors(config: Any) -> Iterator[None]:
             raise ProviderError(f"Exchange refused the request: {type(down).__name__}") from down
         _forget_protocol(config)
         raise Unreachable(f"Exchange could not be reached ({type(down).__name__})") from down
+    except ews_errors.EWSError as other:  # CASError, UnknownTimeZone, …: still a provider's
+        raise ProviderError(f"Exchange failed: {type(other).__name__}") from other
 
 
 def _refusal(error: Exception) -> str:
@@ -123,4 +135,12 @@ def _forget_protocol(config: Any) -> None:
     except KeyError:
         return
     if not isinstance(protocol, Exception):
+        _close(protocol)
+
+
+def _close(protocol: Any) -> None:
+    """One protocol serves every mailbox of a login (a service account's impersonated ones in
+    concurrent passes): its pool is resized under its lock, as ``Protocol.clear_cache`` does,
+    or a lost update of the pool's size leaves a later request waiting forever."""
+    with protocol._session_pool_lock:
         protocol.close()
