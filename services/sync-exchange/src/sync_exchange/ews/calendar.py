@@ -17,12 +17,11 @@ other error would keep the change pending and fail every pass of the connection.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from exchangelib import CalendarItem
-from exchangelib import errors as ews
 from exchangelib.errors import (
     ErrorInvalidSyncStateData,
     ErrorIrresolvableConflict,
@@ -39,9 +38,7 @@ from exchangelib.items import (
 from sync_core.errors import (
     AlreadyExists,
     CursorInvalid,
-    ItemRefused,
     PreconditionFailed,
-    UnreadableItem,
 )
 from sync_core.items import (
     OCCURRENCE_SEPARATOR,
@@ -52,11 +49,12 @@ from sync_core.items import (
     series_of,
 )
 from sync_core.ports import OutboundEvent
-from sync_core.views import time_view
 from sync_core.window import SyncWindow
-from sync_exchange.ews.mapping import changed_fields, crm_id_of, parse, render
+from sync_exchange.ews.items import in_window, provider_item, same_booking
+from sync_exchange.ews.mapping import changed_fields, render
 from sync_exchange.ews.push import EwsPush
 from sync_exchange.ews.reading import read_items
+from sync_exchange.ews.refusals import refusing
 from sync_exchange.ews.series import deleted_ids, exception_ids, find_occurrence, split
 from sync_exchange.ews.session import Mailbox
 
@@ -65,23 +63,6 @@ STATE = "sync:"
 BRIEF = ("changekey", "start", "end", "is_all_day", "type")
 PAGE = 512
 """``MaxChangesReturned`` per ``SyncFolderItems`` call (EWS allows 1 to 512)."""
-REFUSALS = (
-    ews.ErrorOccurrenceCrossingBoundary,
-    ews.ErrorOccurrenceTimeSpanTooBig,
-    ews.ErrorCalendarDurationIsTooLong,
-    ews.ErrorCalendarEndDateIsEarlierThanStartDate,
-    ews.ErrorCalendarInvalidAttributeValue,
-    ews.ErrorCalendarInvalidTimeZone,
-    ews.ErrorInvalidRecipients,
-    ews.ErrorInvalidSmtpAddress,
-    ews.ErrorInvalidPropertySet,
-    ews.ErrorPropertyValidationFailure,
-    ews.ErrorItemSave,
-    ews.ErrorMessageSizeExceeded,
-    ValueError,  # exchangelib's own checks (a subject over 255 characters, …)
-    TypeError,
-)
-"""What Exchange (or exchangelib, before sending) refuses for one meeting, not the mailbox."""
 
 
 class EwsCalendar:
@@ -148,7 +129,7 @@ class EwsCalendar:
             for kind, item in folder.sync_items(
                 sync_state=None, only_fields=list(BRIEF), max_changes_returned=PAGE
             )
-            if kind == "create" and _overlaps(item, window)
+            if kind == "create" and in_window(item, window)
         ]
         unchanged = [i.id for i in inside if i.id in known and known[i.id] == i.changekey]
         fresh = self._read([i.id for i in inside if i.id not in unchanged])
@@ -181,12 +162,12 @@ class EwsCalendar:
         """Items as the engine sees them: a recurring master brings its exceptions."""
         items: dict[str, ProviderItem] = {}
         for external_id, answer in answers.items():
-            items[external_id] = _item(external_id, answer)
+            items[external_id] = provider_item(external_id, answer)
             if not isinstance(answer, Exception):
                 for occurrence, exception in exception_ids(
                     self.account, self._any, external_id, answer
                 ).items():
-                    items[occurrence] = _item(occurrence, exception)
+                    items[occurrence] = provider_item(occurrence, exception)
         return items
 
     def _get(self, external_id: str) -> CalendarItem | None:
@@ -205,7 +186,7 @@ class EwsCalendar:
     # --- writing ------------------------------------------------------------------------------
 
     async def create(self, calendar_id: str, event: OutboundEvent) -> WriteResult:
-        return await self.mailbox.run(lambda: _refusing(lambda: self._create(calendar_id, event)))
+        return await self.mailbox.run(lambda: refusing(lambda: self._create(calendar_id, event)))
 
     def _create(self, calendar_id: str, event: OutboundEvent) -> WriteResult:
         """EWS chooses item ids, so a retried create is recognised by our meeting id in the
@@ -217,7 +198,7 @@ class EwsCalendar:
         earlier = list(folder.filter(crm_meeting_id=str(meeting.id)).only("id", "changekey"))
         if earlier:
             first = self._get(earlier[0].id)
-            if first is None or not _same_booking(first, event):
+            if first is None or not same_booking(first, event):
                 raise AlreadyExists(earlier[0].id)
             return WriteResult(first.id, first.changekey)
         item = CalendarItem(
@@ -234,7 +215,7 @@ class EwsCalendar:
         self, calendar_id: str, external_id: str, event: OutboundEvent, if_match: str | None
     ) -> WriteResult:
         return await self.mailbox.run(
-            lambda: _refusing(lambda: self._update(calendar_id, external_id, event, if_match))
+            lambda: refusing(lambda: self._update(calendar_id, external_id, event, if_match))
         )
 
     def _update(
@@ -286,7 +267,7 @@ class EwsCalendar:
         notify_guests: bool = False,
     ) -> None:
         await self.mailbox.run(
-            lambda: _refusing(
+            lambda: refusing(
                 lambda: self._delete(calendar_id, external_id, if_match, notify_guests)
             )
         )
@@ -310,62 +291,6 @@ class EwsCalendar:
             return
 
 
-def _refusing(write: Callable[[], T]) -> T:
-    try:
-        return write()
-    except REFUSALS as refused:
-        raise ItemRefused(f"Exchange refused this meeting: {_why(refused)}") from refused
-
-
-def _why(refused: Exception) -> str:
-    """The refusal in words, without the refused value (a whole subject, a description)."""
-    if isinstance(refused, ews.ResponseMessageError):
-        return type(refused).__name__
-    field, _, rest = str(refused).partition(" value ")
-    if "exceeds length" in rest:
-        return f"its {field.strip(chr(39))} is longer than {rest.rsplit(' ', 1)[-1]} characters"
-    return "a value Exchange does not take"
-
-
 def _invitations(event: OutboundEvent, exchange_sends: str) -> str:
     """Never both: Exchange mails only when our notifier does not (Cal.com #7735)."""
     return SEND_TO_NONE if event.notifier_sends_invitations else exchange_sends
-
-
-def _same_booking(item: CalendarItem, event: OutboundEvent) -> bool:
-    try:
-        fields = parse(item)
-    except UnreadableItem:
-        return False
-    meeting = event.meeting
-    return (fields.subject, time_view(fields.time)) == (meeting.subject, time_view(meeting.time))
-
-
-def _overlaps(item: Any, window: SyncWindow) -> bool:
-    """A brief item inside the window; one without times is kept, to be reported unreadable,
-    and a recurring master's times are its first occurrence's: kept once it has begun."""
-    if item.start is None or item.end is None:
-        return True
-    start, end = _instant(item.start), _instant(item.end)
-    if not isinstance(item.end, datetime):
-        end += timedelta(days=1)  # exchangelib gives an all-day item's last day, inclusive
-    if getattr(item, "type", None) == "RecurringMaster":
-        return start < window.end
-    return start < window.end and end > window.start
-
-
-def _instant(value: date | datetime) -> datetime:
-    if isinstance(value, datetime):
-        return datetime.fromtimestamp(value.timestamp(), tz=UTC)
-    return datetime(value.year, value.month, value.day, tzinfo=UTC)
-
-
-def _item(external_id: str, answer: Any) -> ProviderItem:
-    if isinstance(answer, Exception):
-        return ProviderItem(external_id, None, error=f"Exchange could not read the item: {answer}")
-    tag, uid = answer.changekey, answer.uid
-    try:
-        fields = parse(answer)
-    except UnreadableItem as error:
-        return ProviderItem(external_id, tag, uid, error=str(error) or "unreadable item")
-    return ProviderItem(external_id, tag, uid, crm_id_of(answer), fields)
