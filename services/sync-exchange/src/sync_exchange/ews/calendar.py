@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from exchangelib import CalendarItem
 from exchangelib.errors import (
@@ -58,7 +58,6 @@ from sync_exchange.ews.refusals import refusing
 from sync_exchange.ews.series import deleted_ids, exception_ids, find_occurrence, split
 from sync_exchange.ews.session import Mailbox
 
-T = TypeVar("T")
 STATE = "sync:"
 BRIEF = ("changekey", "start", "end", "is_all_day", "type")
 PAGE = 512
