@@ -352,6 +352,8 @@ async def test_an_exchange_server_connection_is_tested_and_stored_with_its_mailb
     # The sync service gets the mailbox as the connection's account, the login with the secret.
     config = (await outbox_payloads(api))[0]["payload"]["config"]
     assert config["account"] == "ann@corp.test"
+    me = (await api.client(acme.user).get("/me")).json()
+    assert config["time_zone"] == me["time_zone"]  # all-day meetings in the user's zone
     connection_id = config["connection_id"]
     internal = api.client(token=TOKEN)
     revealed = await internal.get(f"/internal/connections/{connection_id}/credentials")

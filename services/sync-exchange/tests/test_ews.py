@@ -20,7 +20,7 @@ import pytest
 from exchangelib.errors import ErrorInternalServerError, ErrorOccurrenceCrossingBoundary
 
 from calsync_contracts.internal import Credentials, ProbeRequest, ProbeVerdict
-from calsync_contracts.meeting import MeetingSnapshot, Participant, TimedSpan
+from calsync_contracts.meeting import AllDaySpan, MeetingSnapshot, Participant, TimedSpan
 from calsync_localinfra.ews import LocalExchangeServer
 from sync_core.errors import AuthError, ItemRefused, TemporaryError
 from sync_core.ports import OutboundEvent
@@ -421,3 +421,27 @@ async def test_a_busy_exchange_at_the_connection_test_is_not_called_something_el
     result = await probe_ews(probe_of(box, box.credentials()), allowed(box))
     assert result.verdict is ProbeVerdict.UNREACHABLE
     assert "busy" in result.message
+
+
+async def test_an_all_day_meeting_runs_midnight_to_midnight_in_the_users_zone(
+    box: Box, calendar: EwsCalendar
+) -> None:
+    """Written in UTC, Outlook in Berlin would show it from 01:00 to 01:00 the next day."""
+    day = (START + timedelta(days=3)).date()
+    m = meeting(time=AllDaySpan(start_date=day, end_date=day + timedelta(days=1)))
+    written = await calendar.create(box.calendar_id, OutboundEvent(m, all_day_zone="Europe/Berlin"))
+
+    def stored_zone() -> str:
+        outlook = Mailbox(box.ews_url, box.credentials())
+        try:
+            (item,) = outlook.account.fetch(ids=[(written.external_id, None)])
+            return str(item._start_timezone.ms_id)
+        finally:
+            outlook.close()
+
+    zone = await asyncio.to_thread(stored_zone)
+    assert zone == "W. Europe Standard Time"
+    again = await calendar.fetch(box.calendar_id, written.external_id)
+    assert again is not None
+    assert again.fields is not None
+    assert again.fields.time == m.time

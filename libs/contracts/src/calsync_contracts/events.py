@@ -221,6 +221,12 @@ class ConnectionConfig(Frozen):
         description="CRM fields shown in the provider event besides subject and time.",
     )
     sync_interval_seconds: int = Field(default=60, ge=10, le=86400)
+    time_zone: str = Field(
+        default="UTC",
+        max_length=64,
+        description="The user's IANA zone: all-day meetings are written midnight to midnight in "
+        "it where a provider keeps a zone with them (Exchange), not shifted for the user.",
+    )
     config_version: int = Field(ge=1)
 
 

@@ -23,6 +23,7 @@ class ConnectionContext:
     calendar_by_meeting_type: dict[str, str] = field(default_factory=dict)
     shown_fields: frozenset[str] = frozenset(SHOWABLE_FIELDS)
     invitation_sender: InvitationSender = InvitationSender.NOTIFIER
+    time_zone: str = "UTC"
 
     @classmethod
     def of(cls, tenant_id: UUID, config: ConnectionConfig, window: SyncWindow) -> ConnectionContext:
@@ -36,6 +37,7 @@ class ConnectionContext:
             calendar_by_meeting_type=dict(config.calendar_by_meeting_type),
             shown_fields=frozenset(config.shown_fields),
             invitation_sender=config.invitation_sender,
+            time_zone=config.time_zone,
         )
 
     def calendar_for(self, meeting: MeetingSnapshot) -> str:
@@ -51,4 +53,5 @@ class ConnectionContext:
             meeting=meeting,
             shown_fields=self.shown_fields,
             notifier_sends_invitations=self.invitation_sender is InvitationSender.NOTIFIER,
+            all_day_zone=self.time_zone,
         )

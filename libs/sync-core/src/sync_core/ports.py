@@ -28,6 +28,9 @@ class OutboundEvent:
     notifier_sends_invitations: bool = True
     """Our notifier mails invitations: the server must not (CalDAV ``SCHEDULE-AGENT=CLIENT``,
     RFC 6638 §7.1; Google ``sendUpdates=none``; EWS ``SendToNone``). Never both (Cal.com #7735)."""
+    all_day_zone: str = "UTC"
+    """The user's zone, where an all-day meeting runs midnight to midnight for a provider that
+    keeps a zone with it (Exchange); CalDAV and Google keep dates alone."""
     meeting_type_name: str | None = None
     custom_field_labels: dict[str, str] = field(default_factory=dict)
 

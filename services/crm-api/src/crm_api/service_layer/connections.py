@@ -387,7 +387,9 @@ async def _announce(
 
 async def config_of(session: AsyncSession, connection: CalendarConnection) -> ConnectionConfig:
     tenant = await session.get(Tenant, connection.tenant_id)
+    user = await session.get(User, connection.user_id)
     assert tenant is not None
+    assert user is not None
     return ConnectionConfig(
         connection_id=connection.id,
         provider=Provider(connection.provider),
@@ -402,6 +404,7 @@ async def config_of(session: AsyncSession, connection: CalendarConnection) -> Co
         calendar_by_meeting_type=dict(connection.calendar_by_meeting_type),
         shown_fields=list(connection.shown_fields),
         sync_interval_seconds=connection.sync_interval_seconds,
+        time_zone=user.time_zone,
         config_version=max(connection.config_version, 1),
     )
 

@@ -91,7 +91,7 @@ def render(event: OutboundEvent) -> dict[str, Any]:
         "body": Body(meeting.description + details_block(event)),
         "location": meeting.location,
         "sensitivity": "Private" if meeting.private else "Normal",
-        **_times(meeting.time),
+        **_times(meeting.time, event.all_day_zone),
         "required_attendees": [
             Attendee(
                 mailbox=EwsAddress(email_address=p.email, name=p.name or p.email),
@@ -103,13 +103,18 @@ def render(event: OutboundEvent) -> dict[str, Any]:
     }
 
 
-def _times(time: MeetingTime) -> dict[str, Any]:
+def _times(time: MeetingTime, all_day_zone: str) -> dict[str, Any]:
     if isinstance(time, AllDaySpan):
+        # Midnight to midnight in the user's zone: in another, Outlook shows the days shifted
+        # or as a timed event across two days.
+        zone = _ews_zone(all_day_zone)
         last_day = time.end_date - timedelta(days=1)
         return {
             "is_all_day": True,
             "start": EWSDate.from_date(time.start_date),
             "end": EWSDate.from_date(max(last_day, time.start_date)),
+            "_start_timezone": zone,
+            "_end_timezone": zone,
             "crm_time_zone": None,
         }
     zone = _ews_zone(time.timezone)

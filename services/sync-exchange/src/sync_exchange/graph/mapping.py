@@ -3,7 +3,7 @@
 - Times go out as a local ``dateTime`` with the meeting's IANA ``timeZone`` (Graph accepts IANA
   and Windows names) and come back in UTC; ``originalStartTimeZone`` says the zone the event was
   made in (Outlook writes Windows names: mapped to IANA as the CalDAV adapter does).
-- All-day: ``isAllDay`` with midnight-to-midnight times in one zone; we write UTC dates.
+- All-day: ``isAllDay`` with midnight-to-midnight times in the user's zone.
 - Our meeting id rides in a single-value extended property (``String {GUID} Name …``, visible to
   apps only) and in ``transactionId``, which makes a retried create answer the first event.
 - Graph's ``iCalUId`` is the server's own: an event we create has a UID other than the CRM
@@ -57,7 +57,7 @@ def render(event: OutboundEvent, *, create: bool = False) -> GraphEvent:
     body: GraphEvent = {
         "subject": meeting.subject,
         "body": {"contentType": "text", "content": meeting.description + details_block(event)},
-        **_times(meeting.time),
+        **_times(meeting.time, event.all_day_zone),
         "location": {"displayName": meeting.location},
         "attendees": [
             {
@@ -75,12 +75,14 @@ def render(event: OutboundEvent, *, create: bool = False) -> GraphEvent:
     return body
 
 
-def _times(time: MeetingTime) -> GraphEvent:
+def _times(time: MeetingTime, all_day_zone: str) -> GraphEvent:
     if isinstance(time, AllDaySpan):
+        # Midnight to midnight in the user's zone (Outlook shows a UTC one shifted elsewhere).
+        name = all_day_zone if all_day_zone in _ZONES else "UTC"
         return {
             "isAllDay": True,
-            "start": {"dateTime": f"{time.start_date.isoformat()}T00:00:00", "timeZone": "UTC"},
-            "end": {"dateTime": f"{time.end_date.isoformat()}T00:00:00", "timeZone": "UTC"},
+            "start": {"dateTime": f"{time.start_date.isoformat()}T00:00:00", "timeZone": name},
+            "end": {"dateTime": f"{time.end_date.isoformat()}T00:00:00", "timeZone": name},
         }
     zone = ZoneInfo(time.timezone)
     return {
