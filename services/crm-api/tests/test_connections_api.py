@@ -441,3 +441,20 @@ async def test_plain_http_ews_is_accepted_only_on_the_allow_list(fresh_database:
         )
         assert other_port.status_code == 422
         assert other_port.json()["detail"][0]["loc"] == ["body", "server_url"]
+
+
+async def test_a_user_moving_zone_announces_their_connection_again(setup) -> None:
+    """All-day meetings follow the user's zone at Exchange: the sync service must hear of it."""
+    api, _ = setup
+    acme = await api.tenant()
+    path = f"/users/{acme.user.user_id}/calendar-connection"
+    assert (await api.client(acme.user).put(path, json=ews())).status_code == 200
+    before = len(await outbox_payloads(api))
+    moved = await api.client(acme.user).patch("/me", json={"time_zone": "America/New_York"})
+    assert moved.status_code == 200, moved.text
+    payloads = await outbox_payloads(api)
+    assert len(payloads) == before + 1
+    assert payloads[-1]["payload"]["config"]["time_zone"] == "America/New_York"
+    same = await api.client(acme.user).patch("/me", json={"time_zone": "America/New_York"})
+    assert same.status_code == 200
+    assert len(await outbox_payloads(api)) == before + 1  # nothing moved: nothing announced

@@ -412,6 +412,16 @@ async def config_of(session: AsyncSession, connection: CalendarConnection) -> Co
 # --- the tenant's sync window --------------------------------------------------------------------
 
 
+async def user_zone_changed(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """The user's zone rides in their connection's config (all-day meetings at Exchange):
+    the config is announced again; nothing needs syncing for it."""
+    connection = await session.scalar(
+        select(CalendarConnection).where(CalendarConnection.user_id == user_id)
+    )
+    if connection is not None:
+        await _announce(session, connection, ConnectionAction.UPDATED, sync=False)
+
+
 async def set_sync_window(session: AsyncSession, caller: Caller, back: int, ahead: int) -> Tenant:
     """Administrators only; every connection of the tenant is re-announced with the new window
     (meetings leaving it are unlinked, never deleted)."""

@@ -27,6 +27,7 @@ from crm_api.adapters.orm import (
     User,
 )
 from crm_api.errors import Conflict, Invalid, NotFound
+from crm_api.service_layer.connections import user_zone_changed
 
 MAX_PAGE = 200
 
@@ -172,8 +173,11 @@ async def update_user(
         await _require_unique_email(session, tenant_id, str(changes["email"]), except_id=user.id)
     if changes.get("is_admin") is False and user.is_admin:
         await _require_another_admin(session, user, "demote")
+    moved = "time_zone" in changes and changes["time_zone"] != user.time_zone
     _apply(user, changes)
     await _flush(session, f"a user with email {user.email} already exists in this tenant")
+    if moved:
+        await user_zone_changed(session, user.id)
     await session.refresh(user)
     return user
 
