@@ -19,6 +19,9 @@ It is recorded against that item and never stops the calendar's sync (Odoo #1093
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class ProviderError(Exception):
     """Base of every provider failure an adapter reports."""
@@ -66,3 +69,15 @@ class NotACalendarServer(ProviderError):
 
 class UnreadableItem(Exception):
     """A provider item that cannot be parsed; carries a message safe to show a user."""
+
+
+@contextmanager
+def reading(what: str) -> Iterator[None]:
+    """Any failure while one provider item is read becomes ``UnreadableItem`` naming ``what``
+    (pydantic's ValidationError is a ValueError): the parsers' single way out."""
+    try:
+        yield
+    except UnreadableItem:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
+        raise UnreadableItem(f"{what} could not be read ({type(error).__name__})") from error

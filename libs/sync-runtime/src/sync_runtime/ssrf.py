@@ -13,6 +13,8 @@ import socket
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from calsync_platform.allow_list import allow_listed
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -26,29 +28,13 @@ async def check_url(url: str, allow: Sequence[str]) -> None:
         raise ForbiddenAddress("the address must start with http:// or https:// and name a host")
     host = parts.hostname
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    if _allowed_name(host, port, allow):
+    if allow_listed(host, port, allow):
         return
     for address in await _resolve(host, port):
-        if _forbidden(address) and not _allowed_address(address, port, allow):
+        if _forbidden(address) and not allow_listed(str(address), port, allow):
             raise ForbiddenAddress(
                 f"{host} points to an internal address ({address}), which is not allowed"
             )
-
-
-def _allowed_name(host: str, port: int, allow: Sequence[str]) -> bool:
-    return host in allow or f"{host}:{port}" in allow
-
-
-def _allowed_address(address: IPAddress, port: int, allow: Sequence[str]) -> bool:
-    for entry in allow:
-        if entry in (str(address), f"{address}:{port}"):
-            return True
-        try:
-            if address in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
 
 
 def _forbidden(address: IPAddress) -> bool:

@@ -17,7 +17,6 @@ from zoneinfo import available_timezones
 
 from dateutil.rrule import rrulestr
 from icalendar import Event as IcsEvent
-from pydantic import ValidationError
 
 from calsync_contracts.events import ProviderEventFields
 from calsync_contracts.meeting import (
@@ -32,7 +31,7 @@ from calsync_contracts.meeting import (
     TimedSpan,
 )
 from sync_core.details import details_block, without_details
-from sync_core.errors import UnreadableItem
+from sync_core.errors import UnreadableItem, reading
 from sync_core.items import OCCURRENCE_SEPARATOR
 from sync_core.ports import OutboundEvent
 
@@ -165,12 +164,8 @@ def parse(
     """An event read into the CRM's vocabulary. Cancelled instances of a series are its
     excluded dates (Google keeps them as events of their own, CalDAV as EXDATE). Anything
     unreadable raises ``UnreadableItem``, never another exception."""
-    try:
+    with reading("the event"):
         return _parse(event, list(cancelled_instances))
-    except UnreadableItem:
-        raise
-    except (ValueError, TypeError, KeyError, AttributeError, ValidationError) as error:
-        raise UnreadableItem(f"the event could not be read ({type(error).__name__})") from error
 
 
 def _parse(event: GoogleEvent, cancelled: list[GoogleEvent]) -> ProviderEventFields:

@@ -18,12 +18,12 @@ Errors are ``Invalid`` at the field, with a code the page words (``missing``,
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from calsync_contracts.internal import AuthKind
+from calsync_platform.allow_list import allow_listed
 from crm_api.errors import Invalid
 
 MAILBOX_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -77,7 +77,7 @@ def check_ews_url(server_url: str, plain_http_hosts: Sequence[str]) -> None:
         host = None
     if host and parts.scheme == "https":
         return
-    if host and parts.scheme == "http" and _allowed(host, port, plain_http_hosts):
+    if host and parts.scheme == "http" and allow_listed(host, port or 80, plain_http_hosts):
         return
     raise Invalid(
         ("body", "server_url"),
@@ -85,23 +85,6 @@ def check_ews_url(server_url: str, plain_http_hosts: Sequence[str]) -> None:
         "(such as https://mail.example.com/EWS/Exchange.asmx)",
         "https_required",
     )
-
-
-def _allowed(host: str, port: int | None, allow: Sequence[str]) -> bool:
-    """As the sync services' SSRF guard reads its allow-list: a host, host:port or a network."""
-    if host in allow or f"{host}:{port or 80}" in allow:
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    for entry in allow:
-        try:
-            if address in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
 
 
 def _looks_like_address(username: str) -> bool:

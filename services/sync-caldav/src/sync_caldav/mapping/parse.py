@@ -13,7 +13,6 @@ from zoneinfo import available_timezones
 from dateutil.rrule import rrulestr
 from icalendar import Calendar, Event
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
-from pydantic import ValidationError
 
 from calsync_contracts.events import ProviderEventFields
 from calsync_contracts.meeting import (
@@ -28,7 +27,7 @@ from calsync_contracts.meeting import (
 )
 from sync_caldav.mapping.common import CRM_ID_PROPERTY, RESPONSE
 from sync_core.details import without_details
-from sync_core.errors import UnreadableItem
+from sync_core.errors import UnreadableItem, reading
 
 _ZONES = frozenset(available_timezones())
 ZERO_LENGTH = timedelta(minutes=1)
@@ -45,12 +44,8 @@ class ParsedResource:
 
 
 def parse_resource(data: bytes) -> ParsedResource:
-    try:
+    with reading("the event"):
         return _parse(data)
-    except UnreadableItem:
-        raise
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, ValidationError) as error:
-        raise UnreadableItem(f"the event could not be read ({type(error).__name__})") from error
 
 
 def _parse(data: bytes) -> ParsedResource:

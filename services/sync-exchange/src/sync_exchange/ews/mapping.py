@@ -23,7 +23,6 @@ from exchangelib import Attendee, Body, CalendarItem, EWSDate, EWSDateTime, EWST
 from exchangelib import Mailbox as EwsAddress
 from exchangelib.errors import UnknownTimeZone
 from exchangelib.extended_properties import ExtendedProperty
-from pydantic import ValidationError
 
 from calsync_contracts.events import ProviderEventFields
 from calsync_contracts.meeting import (
@@ -36,7 +35,7 @@ from calsync_contracts.meeting import (
     TimedSpan,
 )
 from sync_core.details import details_block, without_details
-from sync_core.errors import UnreadableItem
+from sync_core.errors import UnreadableItem, reading
 from sync_core.ports import OutboundEvent
 from sync_exchange.ews.recurrence import recurrence_of
 
@@ -208,12 +207,8 @@ def crm_id_of(item: CalendarItem) -> UUID | None:
 def parse(item: CalendarItem) -> ProviderEventFields:
     """An item read into the CRM's vocabulary; anything unreadable raises ``UnreadableItem``,
     never another exception (one bad item never stops a calendar's sync)."""
-    try:
+    with reading("the item"):
         return _parse(item)
-    except UnreadableItem:
-        raise
-    except (ValueError, TypeError, KeyError, AttributeError, ValidationError) as error:
-        raise UnreadableItem(f"the item could not be read ({type(error).__name__})") from error
 
 
 def _parse(item: CalendarItem) -> ProviderEventFields:

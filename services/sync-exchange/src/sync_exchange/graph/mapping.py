@@ -18,7 +18,6 @@ from uuid import UUID
 from zoneinfo import ZoneInfo, available_timezones
 
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
-from pydantic import ValidationError
 
 from calsync_contracts.events import ProviderEventFields
 from calsync_contracts.meeting import (
@@ -31,7 +30,7 @@ from calsync_contracts.meeting import (
     TimedSpan,
 )
 from sync_core.details import details_block, without_details
-from sync_core.errors import UnreadableItem
+from sync_core.errors import UnreadableItem, reading
 from sync_core.ports import OutboundEvent
 
 GraphEvent = dict[str, Any]
@@ -111,12 +110,8 @@ def crm_id_of(event: GraphEvent) -> UUID | None:
 def parse(event: GraphEvent) -> ProviderEventFields:
     """An event read into the CRM's vocabulary; anything unreadable raises ``UnreadableItem``,
     never another exception (one bad event never stops a calendar's sync)."""
-    try:
+    with reading("the event"):
         return _parse(event)
-    except UnreadableItem:
-        raise
-    except (ValueError, TypeError, KeyError, AttributeError, ValidationError) as error:
-        raise UnreadableItem(f"the event could not be read ({type(error).__name__})") from error
 
 
 def _parse(event: GraphEvent) -> ProviderEventFields:
