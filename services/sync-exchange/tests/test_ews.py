@@ -9,15 +9,20 @@ import asyncio
 import base64
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
 from uuid import uuid4
 
 import exchangelib
 import pytest
 from exchangelib.errors import ErrorInternalServerError, ErrorOccurrenceCrossingBoundary
+from exchangelib.folders import Calendar as CalendarFolder
+from exchangelib.folders import Root
+from exchangelib.items import HARD_DELETE
+from exchangelib.services import SyncFolderItems
 
 from calsync_contracts.internal import Credentials, ProbeRequest, ProbeVerdict
 from calsync_contracts.meeting import AllDaySpan, MeetingSnapshot, Participant, TimedSpan
@@ -26,10 +31,13 @@ from sync_core.errors import AuthError, ItemRefused, TemporaryError
 from sync_core.ports import OutboundEvent
 from sync_core.window import SyncWindow
 from sync_exchange.ews.calendar import EwsCalendar
+from sync_exchange.ews.changes import PAGE, Changes, folder_changes
 from sync_exchange.ews.probe import probe_ews
 from sync_exchange.ews.session import Mailbox
 
 pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
 
 PASSWORD = "mailbox-password"
 START = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
@@ -445,3 +453,148 @@ async def test_an_all_day_meeting_runs_midnight_to_midnight_in_the_users_zone(
     assert again is not None
     assert again.fields is not None
     assert again.fields.time == m.time
+
+
+# --- a mass import arrives over several passes ---------------------------------------------------
+
+
+async def in_outlook(box: Box, act: Callable[[exchangelib.Account], T]) -> T:
+    """What the user does in Outlook: their own login, in a worker thread."""
+
+    def run() -> T:
+        outlook = Mailbox(box.ews_url, box.credentials())
+        try:
+            return act(outlook.account)
+        finally:
+            outlook.close()
+
+    return await asyncio.to_thread(run)
+
+
+def imported(box: Box, count: int) -> Callable[[exchangelib.Account], list[str]]:
+    """An import of ``count`` meetings into the calendar: their ids, in import order."""
+
+    def act(account: exchangelib.Account) -> list[str]:
+        folder = CalendarFolder(root=Root(account=account), id=box.calendar_id)
+        items = [
+            exchangelib.CalendarItem(
+                subject=f"Imported {n}",
+                start=exchangelib.EWSDateTime.from_datetime(START + timedelta(minutes=30 * n)),
+                end=exchangelib.EWSDateTime.from_datetime(START + timedelta(minutes=30 * n + 15)),
+            )
+            for n in range(count)
+        ]
+        return [str(made.id) for made in account.bulk_create(folder=folder, items=items)]
+
+    return act
+
+
+def deleted_in_outlook(item_id: str) -> Callable[[exchangelib.Account], None]:
+    def act(account: exchangelib.Account) -> None:
+        account.bulk_delete(ids=[(item_id, None)], delete_type=HARD_DELETE)
+
+    return act
+
+
+async def test_a_mass_import_arrives_over_several_bounded_passes(
+    exchange_server: LocalExchangeServer, box: Box
+) -> None:
+    """Each pass names at most ``pages`` pages of created or updated items and ends at
+    Exchange's state of that moment: the next one goes on from it, nothing lost, nothing twice."""
+    mailbox = Mailbox(box.ews_url, box.credentials())
+    calendar = EwsCalendar(mailbox, pages=2)  # at most 2 pages of 512 a pass
+    try:
+        start = await calendar.list_window(box.calendar_id, WINDOW, {})
+        assert start.cursor is not None
+        made = await in_outlook(box, imported(box, 1200))
+
+        first = await calendar.changes_since(box.calendar_id, start.cursor)
+        assert len(first.changed) == 2 * PAGE
+        assert first.deleted == []
+        assert first.cursor is not None
+        assert first.cursor not in (start.cursor, None)
+
+        # Deleted in Outlook after the first pass brought it: the next pass says so.
+        gone = first.changed[0].external_id
+        await in_outlook(box, deleted_in_outlook(gone))
+        second = await calendar.changes_since(box.calendar_id, first.cursor)
+        assert len(second.changed) == 1200 - 2 * PAGE
+        assert second.deleted == [gone]
+        assert second.cursor is not None
+
+        brought = [i.external_id for i in first.changed + second.changed]
+        assert len(brought) == len(set(brought)) == 1200
+        assert set(brought) == set(made)
+        assert all(i.fields is not None for i in first.changed + second.changed)
+
+        before = await asyncio.to_thread(exchange_server.requests)
+        idle = await calendar.changes_since(box.calendar_id, second.cursor)
+        assert (idle.changed, idle.deleted) == ([], [])
+        assert await asyncio.to_thread(exchange_server.requests) - before == 1
+    finally:
+        mailbox.close()
+
+
+async def test_an_item_made_and_deleted_within_one_pass_ends_deleted(
+    box: Box, calendar: EwsCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Made before the pass, it comes on the pass's first page; deleted in Outlook while the
+    pass reads on (between its SyncFolderItems calls), it comes again as deleted on the next:
+    the last word wins, so it is not read and is reported deleted."""
+    start = await calendar.list_window(box.calendar_id, WINDOW, {})
+    assert start.cursor is not None
+    state = start.cursor.removeprefix("sync:")
+    made = await in_outlook(box, imported(box, 5))
+    calls = 0
+    real_call = SyncFolderItems.call
+
+    def call(service: SyncFolderItems, **kwargs: Any) -> Iterator[Any]:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # after the first page, before the second
+            outlook = Mailbox(box.ews_url, box.credentials())
+            try:
+                deleted_in_outlook(made[0])(outlook.account)
+            finally:
+                outlook.close()
+        yield from real_call(service, **kwargs)
+
+    monkeypatch.setattr(SyncFolderItems, "call", call)
+
+    def in_one_pass() -> Changes:
+        return folder_changes(
+            calendar.account,
+            CalendarFolder(root=Root(account=calendar.account), id=box.calendar_id),
+            state,
+            pages=4,
+            page=3,
+        )
+
+    found = await asyncio.to_thread(in_one_pass)
+    assert calls == 2  # 3 creates, then the other 2 and the delete
+    assert found.complete
+    assert found.changed == made[1:]
+    assert found.deleted == [made[0]]
+
+
+async def test_a_mass_delete_arrives_in_one_pass_for_the_engine_to_check(
+    box: Box,
+) -> None:
+    """Deletions cost only ids: split over passes, none would look like "everything deleted",
+    and the engine would delete in the CRM without confirming with a full listing."""
+    mailbox = Mailbox(box.ews_url, box.credentials())
+    calendar = EwsCalendar(mailbox, pages=1)  # at most 512 created or updated a pass
+    try:
+        made = await in_outlook(box, imported(box, 700))
+        start = await calendar.list_window(box.calendar_id, WINDOW, {})
+        assert start.cursor is not None
+
+        def all_deleted(account: exchangelib.Account) -> None:
+            account.bulk_delete(ids=[(i, None) for i in made], delete_type=HARD_DELETE)
+
+        await in_outlook(box, all_deleted)
+        batch = await calendar.changes_since(box.calendar_id, start.cursor)
+        assert batch.changed == []
+        assert sorted(batch.deleted) == sorted(made)
+    finally:
+        mailbox.close()

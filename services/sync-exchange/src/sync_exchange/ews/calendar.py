@@ -5,8 +5,9 @@ Reading rests on ``SyncFolderItems`` ("Synchronizing items by using EWS"): a rou
 empty state names every item of the folder and ends with the state that later rounds start
 from, so a full listing and its cursor come from the same round (nothing made meanwhile is
 missed). Rounds ask for ids, change keys and times only; the items a listing needs are then read
-in batches with ``GetItem``. A series comes as its recurring master, with its exceptions as
-items of their own (``series``).
+in batches with ``GetItem``. A pass of changes makes at most a few ``SyncFolderItems`` calls and
+hands back the state it reached (``changes``): a mass import arrives over several passes. A
+series comes as its recurring master, with its exceptions as items of their own (``series``).
 
 Writes are conditional on the change key: ``UpdateItem`` with ``NeverOverwrite`` fails with
 ``ErrorIrresolvableConflict`` when the item changed since it was read. A meeting Exchange will not
@@ -50,6 +51,7 @@ from sync_core.items import (
 )
 from sync_core.ports import OutboundEvent
 from sync_core.window import SyncWindow
+from sync_exchange.ews.changes import PAGE, PAGES, folder_changes
 from sync_exchange.ews.items import in_window, provider_item, same_booking
 from sync_exchange.ews.mapping import changed_fields, render
 from sync_exchange.ews.push import EwsPush
@@ -60,13 +62,13 @@ from sync_exchange.ews.session import Mailbox
 
 STATE = "sync:"
 BRIEF = ("changekey", "start", "end", "is_all_day", "type")
-PAGE = 512
-"""``MaxChangesReturned`` per ``SyncFolderItems`` call (EWS allows 1 to 512)."""
 
 
 class EwsCalendar:
-    def __init__(self, mailbox: Mailbox) -> None:
+    def __init__(self, mailbox: Mailbox, pages: int = PAGES) -> None:
         self.mailbox = mailbox
+        self.pages = pages
+        """``SyncFolderItems`` calls one ``changes_since`` makes at most."""
         self.account = mailbox.account
         self._root = Root(account=self.account)
         self._any = Folder(root=self._root)
@@ -87,32 +89,28 @@ class EwsCalendar:
     # --- reading ------------------------------------------------------------------------------
 
     async def changes_since(self, calendar_id: str, cursor: str) -> ChangeBatch:
+        """At most ``pages`` calls of ``PAGE`` changes (2,048 by default): after a mass import the
+        cursor is Exchange's intermediate state, and the rest arrives over the next passes.
+        ``ChangeBatch`` has no "more to fetch" flag, so the engine does not ask again at once:
+        the next poll or push notification continues from that state, which is acceptable (the
+        changes are late, never lost)."""
         if not cursor.startswith(STATE) or len(cursor) == len(STATE):
             raise CursorInvalid("not an EWS sync state")
         return await self.mailbox.run(lambda: self._changes(calendar_id, cursor[len(STATE) :]))
 
     def _changes(self, calendar_id: str, state: str) -> ChangeBatch:
         folder = self._folder(calendar_id)
-        changed: dict[str, None] = {}
-        deleted: list[str] = []
         try:
-            for kind, item in folder.sync_items(
-                sync_state=state, only_fields=["changekey"], max_changes_returned=PAGE
-            ):
-                if kind in ("create", "update"):
-                    changed[item.id] = None
-                elif kind == "delete":
-                    changed.pop(item.id, None)
-                    deleted.append(item.id)
+            found = folder_changes(self.account, folder, state, self.pages)
         except ErrorInvalidSyncStateData as refused:
             raise CursorInvalid("Exchange no longer accepts this sync state") from refused
-        answers = self._answers(list(changed))
-        gone = [external_id for external_id in changed if external_id not in answers]
+        answers = self._answers(found.changed)
+        gone = [external_id for external_id in found.changed if external_id not in answers]
         for master_id, answer in answers.items():
             if not isinstance(answer, Exception):
                 gone += deleted_ids(master_id, answer)  # an occurrence deleted in Outlook
         items = self._items(answers)
-        return ChangeBatch(list(items.values()), deleted + gone, STATE + folder.item_sync_state)
+        return ChangeBatch(list(items.values()), found.deleted + gone, STATE + found.state)
 
     async def list_window(
         self, calendar_id: str, window: SyncWindow, known: Mapping[str, str | None]
