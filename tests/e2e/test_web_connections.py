@@ -5,6 +5,7 @@ the sync indicator follows a password changed on the server without a page reloa
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from playwright.async_api import Page, expect
 from calsync_localinfra.radicale import LocalRadicale
 
 from .support import eventually
+from .test_web_exchange_server import exchange_of
 from .web_support import box_of, reload, shot
 
 pytestmark = pytest.mark.e2e
@@ -167,3 +169,84 @@ async def test_an_administrator_connects_a_colleagues_calendar_from_the_page(
         "data-state", "needs_reauth", timeout=60_000
     )
     await expect(page.locator("#sync-state")).to_contain_text("Needs re-authorisation")
+
+
+async def test_the_exchange_server_form_sends_only_what_was_typed_for_it(
+    stack: Any, signed_in: tuple[Page, httpx.AsyncClient], tmp_path: Any
+) -> None:
+    """Switching provider, or ticking and unticking impersonation, leaves nothing typed for
+    the other behind (a CalDAV address sent as the EWS address, the service account's password
+    as the mailbox's), nor its errors; a wrong sign-in is worded for Exchange; reopened, the
+    dialog shows the saved EWS address, mailbox and impersonation, never the password."""
+    page, _ = signed_in
+    exchange = exchange_of(stack, tmp_path)
+    suffix = uuid.uuid4().hex[:6]
+    email, service = f"ivy-{suffix}@corp.test", f"svc-{suffix}@corp.test"
+    await asyncio.to_thread(exchange.add_account, email, "ivy-password")
+    await asyncio.to_thread(exchange.add_service_account, service, "service-password")
+    await asyncio.to_thread(exchange.grant_impersonation, service, email)
+    ews_url = stack.state["exchange_server"]["ews_url"]
+
+    await page.get_by_role("button", name="Calendar connection").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_role("button", name="Test the connection").click()  # nothing typed
+    await expect(dialog.get_by_label("Server address")).to_have_attribute("aria-invalid", "true")
+    await dialog.get_by_label("Server address").fill("https://dav.example.com/")
+    await dialog.get_by_label("Username").fill("ivy")
+    await dialog.get_by_label("Password").fill("caldav-password")
+    await dialog.get_by_label("Microsoft Exchange / Office 365").check()
+    await dialog.get_by_label("Exchange Server (on-premises, EWS)").check()
+    ews_address = dialog.get_by_label("EWS address")
+    await expect(ews_address).to_have_value("")
+    await expect(ews_address).not_to_have_attribute("aria-invalid", "true")
+    await expect(dialog.locator("#ce-server_url")).to_be_empty()
+    await expect(dialog.get_by_label("Password", exact=True)).to_have_value("")
+
+    # The service account's password is not sent as the mailbox's once unticked.
+    await ews_address.fill(ews_url)
+    await dialog.get_by_label("Email address").fill(email)
+    impersonation = dialog.get_by_label("Sign in with a service account (impersonation)")
+    await expect(impersonation).to_have_attribute("aria-expanded", "false")
+    await impersonation.check()
+    await expect(impersonation).to_have_attribute("aria-expanded", "true")
+    await expect(impersonation).to_have_attribute("aria-controls", "username-row")
+    await dialog.get_by_label("Service account username").fill(service)
+    await dialog.get_by_label("Service account password").fill("service-password")
+    await impersonation.uncheck()
+    await expect(impersonation).to_have_attribute("aria-expanded", "false")
+    await expect(dialog.get_by_label("Password", exact=True)).to_have_value("")
+    async with page.expect_request(lambda r: r.url.endswith("/calendar-connection/test")) as sent:
+        await dialog.get_by_role("button", name="Test the connection").click()
+    body = (await sent.value).post_data_json
+    assert (body["server_url"], body["username"], body["mailbox"]) == (ews_url, email, email)
+    assert (body["password"], body["impersonate"]) == ("", False)
+    await expect(dialog.locator("#verdict")).to_have_attribute("data-verdict", "wrong_credentials")
+    await expect(dialog.locator("#verdict")).to_have_text(
+        "Exchange did not accept the sign-in. Check the email address and the password; with a"
+        " service account, also that it may act for this mailbox (ApplicationImpersonation)."
+    )
+    await impersonation.check()
+    await expect(dialog.get_by_label("Service account username")).to_have_value("")
+    await dialog.get_by_label("Service account username").fill(service)
+    await dialog.get_by_label("Service account password").fill("service-password")
+    await dialog.get_by_role("button", name="Test the connection").click()
+    await expect(dialog.locator("#verdict")).to_have_attribute("data-verdict", "ok")
+    await dialog.get_by_role("button", name="Save and subscribe").click()
+    await expect(dialog).to_be_hidden()
+
+    # Reopened: what is connected, never the password.
+    await page.get_by_role("button", name="Calendar connection").click()
+    await expect(dialog.get_by_label("Exchange Server (on-premises, EWS)")).to_be_checked()
+    await expect(ews_address).to_have_value(ews_url)
+    await expect(dialog.get_by_label("Email address")).to_have_value(email)
+    await expect(impersonation).to_be_checked()
+    await expect(dialog.get_by_label("Service account username")).to_have_value(service)
+    await expect(dialog.get_by_label("Service account password")).to_have_value("")
+    await shot(page, "connection-exchange-server-reopened")
+    # The EWS address is not offered as a CalDAV server's.
+    await dialog.get_by_label("CalDAV", exact=False).check()
+    await expect(dialog.get_by_label("Server address")).to_have_value("")
+    await expect(dialog.get_by_label("Username")).to_have_value("")
+    await dialog.get_by_label("Microsoft Exchange / Office 365").check()
+    await expect(ews_address).to_have_value(ews_url)  # the saved account again
+    await expect(dialog.get_by_label("Service account password")).to_have_value("")

@@ -105,9 +105,7 @@ async function openConnection(userId) {
 async function showConnectionOf() {
   clearConnectionErrors();
   document.getElementById("verdict").textContent = "";
-  // Nothing of an earlier test (another user's account, its password) stays in the form.
-  for (const name of ["server_url", "username", "password", "mailbox"]) connectionForm[name].value = "";
-  connectionForm.impersonate.checked = false;
+  forgetTypedAccount(); // connection_ews.js: nothing of an earlier test stays in the form
   document.getElementById("calendar-list").replaceChildren();
   document.getElementById("calendar-choice").hidden = true;
   saveButton.disabled = true;
@@ -121,8 +119,7 @@ async function showConnectionOf() {
   if (radio && !radio.disabled) radio.checked = true;
   const kind = current ? kindOf(current) : "caldav";
   connectionForm.querySelector(`input[name=exchange_kind][value=${kind === "ews" ? "server" : "online"}]`).checked = true;
-  connectionForm.impersonate.checked = kind === "ews" && current.impersonate;
-  showProviderFields(); // sign_in.js
+  showProviderFields(); // sign_in.js; the saved account's fields filled (connection_ews.js)
   await showConnectionSettings(current); // connection_settings.js
   if (current && SIGNED_IN.includes(kind)) await showAccountCalendars(); // sign_in.js
 }

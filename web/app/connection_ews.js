@@ -10,27 +10,32 @@ const EWS_TEXTS = {
     serviceUsername: "Service account username", servicePassword: "Service account password",
     ewsHint: "Your Exchange administrator knows the EWS address. A service account needs Exchange's ApplicationImpersonation role.",
     httpsRequired: "Use an https:// address, such as https://mail.example.com/EWS/Exchange.asmx.", notAnAddress: "Enter an email address, such as name@example.com.",
-    exchangeServerOnly: "Only for Exchange Server.", verdict_not_caldav_ews: "The address answers, but not as Exchange Web Services (EWS)."},
+    exchangeServerOnly: "Only for Exchange Server.", verdict_not_caldav_ews: "The address answers, but not as Exchange Web Services (EWS).",
+    verdict_wrong_credentials_ews: "Exchange did not accept the sign-in. Check the email address and the password; with a service account, also that it may act for this mailbox (ApplicationImpersonation)."},
   da: {ewsUrl: "EWS-adresse", mailbox: "E-mailadresse", impersonate: "Log ind med en tjenestekonto (impersonation)",
     serviceUsername: "Tjenestekontoens brugernavn", servicePassword: "Tjenestekontoens adgangskode",
     ewsHint: "Din Exchange-administrator kender EWS-adressen. En tjenestekonto skal have Exchange-rollen ApplicationImpersonation.",
     httpsRequired: "Brug en https://-adresse, f.eks. https://mail.example.com/EWS/Exchange.asmx.", notAnAddress: "Indtast en e-mailadresse, f.eks. navn@example.com.",
-    exchangeServerOnly: "Kun til Exchange Server.", verdict_not_caldav_ews: "Adressen svarer, men ikke som Exchange Web Services (EWS)."},
+    exchangeServerOnly: "Kun til Exchange Server.", verdict_not_caldav_ews: "Adressen svarer, men ikke som Exchange Web Services (EWS).",
+    verdict_wrong_credentials_ews: "Exchange accepterede ikke log-ind. Kontroller e-mailadressen og adgangskoden; med en tjenestekonto også, at den må handle på vegne af denne postkasse (ApplicationImpersonation)."},
   sv: {ewsUrl: "EWS-adress", mailbox: "E-postadress", impersonate: "Logga in med ett tjänstkonto (impersonation)",
     serviceUsername: "Tjänstkontots användarnamn", servicePassword: "Tjänstkontots lösenord",
     ewsHint: "Din Exchange-administratör känner till EWS-adressen. Ett tjänstkonto behöver Exchange-rollen ApplicationImpersonation.",
     httpsRequired: "Använd en https://-adress, till exempel https://mail.example.com/EWS/Exchange.asmx.", notAnAddress: "Ange en e-postadress, till exempel namn@example.com.",
-    exchangeServerOnly: "Endast för Exchange Server.", verdict_not_caldav_ews: "Adressen svarar, men inte som Exchange Web Services (EWS)."},
+    exchangeServerOnly: "Endast för Exchange Server.", verdict_not_caldav_ews: "Adressen svarar, men inte som Exchange Web Services (EWS).",
+    verdict_wrong_credentials_ews: "Exchange godtog inte inloggningen. Kontrollera e-postadressen och lösenordet; med ett tjänstkonto även att det får agera för den här postlådan (ApplicationImpersonation)."},
   nl: {ewsUrl: "EWS-adres", mailbox: "E-mailadres", impersonate: "Aanmelden met een serviceaccount (impersonation)",
     serviceUsername: "Gebruikersnaam van het serviceaccount", servicePassword: "Wachtwoord van het serviceaccount",
     ewsHint: "Uw Exchange-beheerder kent het EWS-adres. Een serviceaccount heeft de Exchange-rol ApplicationImpersonation nodig.",
     httpsRequired: "Gebruik een https://-adres, zoals https://mail.example.com/EWS/Exchange.asmx.", notAnAddress: "Vul een e-mailadres in, zoals naam@example.com.",
-    exchangeServerOnly: "Alleen voor Exchange Server.", verdict_not_caldav_ews: "Het adres antwoordt, maar niet als Exchange Web Services (EWS)."},
+    exchangeServerOnly: "Alleen voor Exchange Server.", verdict_not_caldav_ews: "Het adres antwoordt, maar niet als Exchange Web Services (EWS).",
+    verdict_wrong_credentials_ews: "Exchange heeft de aanmelding niet geaccepteerd. Controleer het e-mailadres en het wachtwoord; bij een serviceaccount ook of het namens dit postvak mag werken (ApplicationImpersonation)."},
   pl: {ewsUrl: "Adres EWS", mailbox: "Adres e-mail", impersonate: "Zaloguj się kontem usługi (personifikacja)",
     serviceUsername: "Nazwa użytkownika konta usługi", servicePassword: "Hasło konta usługi",
     ewsHint: "Adres EWS zna administrator Exchange. Konto usługi musi mieć rolę Exchange ApplicationImpersonation.",
     httpsRequired: "Użyj adresu https://, na przykład https://mail.example.com/EWS/Exchange.asmx.", notAnAddress: "Wpisz adres e-mail, na przykład imie@example.com.",
-    exchangeServerOnly: "Tylko dla Exchange Server.", verdict_not_caldav_ews: "Adres odpowiada, ale nie jako Exchange Web Services (EWS)."},
+    exchangeServerOnly: "Tylko dla Exchange Server.", verdict_not_caldav_ews: "Adres odpowiada, ale nie jako Exchange Web Services (EWS).",
+    verdict_wrong_credentials_ews: "Exchange nie zaakceptował logowania. Sprawdź adres e-mail i hasło; w przypadku konta usługi także, czy może działać w imieniu tej skrzynki pocztowej (ApplicationImpersonation)."},
 };
 for (const [language, texts] of Object.entries(EWS_TEXTS)) Object.assign(TEXTS[language], texts);
 
@@ -42,11 +47,46 @@ function relabel(id, key) {
   label.textContent = t(key);
 }
 
-// The typed-account fields for `kind` ("caldav" or "ews"; hidden for the others).
+let typedKind = null; // the kind whose account the typed fields hold (null: emptied)
+
+// Nothing typed stays in the form (another user's account, its password).
+function forgetTypedAccount() {
+  for (const name of ["server_url", "mailbox", "username", "password"]) connectionForm[name].value = "";
+  connectionForm.impersonate.checked = false;
+  typedKind = null;
+}
+
+// The saved connection's account when it is of `kind`, as reopening the dialog shows it: its
+// address, mailbox, impersonation and login; never its password.
+function fillSavedAccount(kind) {
+  const saved = state.connection;
+  if (!saved || kindOf(saved) !== kind || !["caldav", "ews"].includes(kind)) return; // kindOf: connection.js
+  connectionForm.server_url.value = saved.server_url || "";
+  connectionForm.mailbox.value = saved.mailbox || "";
+  connectionForm.impersonate.checked = kind === "ews" && saved.impersonate;
+  if (kind === "caldav" || saved.impersonate) connectionForm.username.value = saved.username;
+}
+
+function forgetField(name) {
+  connectionForm[name].value = "";
+  connectionForm[name].removeAttribute("aria-invalid");
+  document.getElementById(`ce-${name}`).textContent = "";
+}
+
+// The typed-account fields for `kind` ("caldav" or "ews"; hidden for the others). Another
+// kind's account and its errors go: a CalDAV address is never sent as the EWS address, nor a
+// password to another server than the one it was typed for.
 function showAccountFields(kind) {
+  if (kind !== typedKind) {
+    forgetTypedAccount();
+    clearConnectionErrors(); // connection.js
+    fillSavedAccount(kind);
+    typedKind = kind;
+  }
   document.getElementById("account-fields").hidden = !["caldav", "ews"].includes(kind);
   const ews = kind === "ews";
   const impersonating = ews && connectionForm.impersonate.checked;
+  connectionForm.impersonate.setAttribute("aria-expanded", String(impersonating));
   document.getElementById("ews-hint").hidden = !ews;
   document.getElementById("mailbox-row").hidden = !ews;
   document.getElementById("username-row").hidden = ews && !impersonating;
@@ -72,4 +112,9 @@ function ewsAccount() {
   };
 }
 
-connectionForm.impersonate.addEventListener("change", () => showAccountFields("ews"));
+// Ticked or unticked, the login and password typed belong to the other way of signing in (the
+// mailbox's own, or the service account's): neither is sent for the other.
+connectionForm.impersonate.addEventListener("change", () => {
+  for (const name of ["username", "password"]) forgetField(name);
+  showAccountFields("ews");
+});

@@ -389,6 +389,8 @@ async def test_the_mailbox_defaults_to_a_username_that_is_an_address(setup) -> N
     [
         ({"mailbox": None, "username": "CORP\\ann", "impersonate": False}, "mailbox", "missing"),
         ({"mailbox": None, "username": "svc@corp.test"}, "mailbox", "missing"),  # impersonating
+        ({"username": ""}, "username", "missing"),  # impersonating: the service account's login
+        ({"username": "  "}, "username", "missing"),
         ({"mailbox": "not an address"}, "mailbox", "string_pattern_mismatch"),
         ({"server_url": "http://mail.corp.test/EWS/Exchange.asmx"}, "server_url", "https_required"),
         ({"server_url": "mail.corp.test/EWS/Exchange.asmx"}, "server_url", "https_required"),

@@ -5,6 +5,8 @@ a password, ADR 13) needs what an Exchange Online sign-in brings by itself:
 
 - the mailbox whose calendar is synced: ``mailbox``, else the username when that is an address
   (a user signing in to their own mailbox by its address);
+- with impersonation, the service account's login (``username``): without it Exchange would
+  only answer "wrong username or password", at no field;
 - an https EWS address: the password travels in every request (Basic, or NTLM which a relay can
   replay). Plain http only for a host on the deployment's SSRF allow-list (``SSRF_ALLOW``, the
   list the sync services take for loopback and private addresses: only a development stack's
@@ -42,7 +44,7 @@ def mailbox_for(
     mailbox: str,
     impersonate: bool,
 ) -> str:
-    """The mailbox to store ('' outside Exchange Server)."""
+    """The mailbox to store ('' outside Exchange Server), once the account names its login."""
     if not is_exchange_server(provider, auth_kind):
         if impersonate:
             raise Invalid(
@@ -57,15 +59,15 @@ def mailbox_for(
                 "exchange_server_only",
             )
         return ""
-    if mailbox:
-        return mailbox
-    if not impersonate and _looks_like_address(username):
-        return username
-    raise Invalid(
-        ("body", "mailbox"),
-        "the address of the mailbox whose calendar is synchronised is required",
-        "missing",
-    )
+    if not mailbox and (impersonate or not _looks_like_address(username)):
+        raise Invalid(
+            ("body", "mailbox"),
+            "the address of the mailbox whose calendar is synchronised is required",
+            "missing",
+        )
+    if impersonate and not username.strip():
+        raise Invalid(("body", "username"), "the service account's username is required", "missing")
+    return mailbox or username
 
 
 def check_ews_url(server_url: str, plain_http_hosts: Sequence[str]) -> None:
