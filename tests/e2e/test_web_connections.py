@@ -250,3 +250,36 @@ async def test_the_exchange_server_form_sends_only_what_was_typed_for_it(
     await dialog.get_by_label("Microsoft Exchange / Office 365").check()
     await expect(ews_address).to_have_value(ews_url)  # the saved account again
     await expect(dialog.get_by_label("Service account password")).to_have_value("")
+
+
+async def test_a_provider_chosen_while_the_users_connection_loads_stays_chosen(
+    stack: Any, signed_in: tuple[Page, httpx.AsyncClient]
+) -> None:
+    """The dialog loads the chosen user's connection: a provider picked meanwhile must not be
+    reset to that connection's (or CalDAV) when the answer comes (seen on a slow CI machine)."""
+    page, api = signed_in
+    made = await api.post(
+        "/users", json={"name": "Slow Sam", "email": f"sam-{uuid.uuid4().hex[:6]}@example.com"}
+    )
+    assert made.status_code == 201, made.text
+    sam = made.json()["id"]
+    await reload(page)
+
+    async def slowly(route: Any) -> None:
+        await asyncio.sleep(1.5)
+        await route.continue_()
+
+    await page.route(f"**/users/{sam}/calendar-connection", slowly)
+    try:
+        await page.get_by_role("button", name="Calendar connection").click()
+        dialog = page.get_by_role("dialog")
+        await dialog.get_by_label("For the user").select_option(label="Slow Sam")
+        await dialog.get_by_label("Google Calendar").check()
+        await page.wait_for_timeout(2_000)  # the slow answer has come
+        await expect(dialog.get_by_label("Google Calendar")).to_be_checked()
+        await expect(
+            dialog.get_by_role("button", name="Sign in with Google and subscribe")
+        ).to_be_visible()
+        await dialog.get_by_role("button", name="Back to calendar").click()
+    finally:
+        await page.unroute(f"**/users/{sam}/calendar-connection")

@@ -102,14 +102,25 @@ async function openConnection(userId) {
 }
 
 // The chosen user's current connection, and its settings when there is one.
+// The provider choices wait while the user's connection loads: a choice made meanwhile would
+// be overwritten by the loaded one. Only the latest load (the user chosen last) applies.
+let connectionLoads = 0;
+
 async function showConnectionOf() {
+  const load = ++connectionLoads;
+  const choices = [...connectionForm.querySelectorAll("#providers, input[name=exchange_kind]")].map((e) => e.closest("fieldset"));
   clearConnectionErrors();
   document.getElementById("verdict").textContent = "";
   forgetTypedAccount(); // connection_ews.js: nothing of an earlier test stays in the form
   document.getElementById("calendar-list").replaceChildren();
   document.getElementById("calendar-choice").hidden = true;
   saveButton.disabled = true;
+  for (const fieldset of choices) fieldset.disabled = true;
+  connectionForm.setAttribute("aria-busy", "true");
   const current = await api(`/users/${connectionUserId()}/calendar-connection`).catch(() => null);
+  if (load !== connectionLoads) return; // another user was chosen meanwhile
+  for (const fieldset of choices) fieldset.disabled = false;
+  connectionForm.removeAttribute("aria-busy");
   state.connection = current;
   document.getElementById("connection-current").textContent = current
     ? `${t("connectedTo")} ${current.server_url || t(current.provider)} (${current.mailbox || current.username})`
