@@ -225,6 +225,15 @@ async def test_the_exchange_server_form_sends_only_what_was_typed_for_it(
         "Exchange did not accept the sign-in. Check the email address and the password; with a"
         " service account, also that it may act for this mailbox (ApplicationImpersonation)."
     )
+    # A login that is not the address (CORP\ivy) goes as the login, the address as the mailbox.
+    login = dialog.get_by_label("Sign-in name, only if it differs")
+    await expect(login).to_have_attribute("placeholder", "CORP\\ann")
+    await login.fill("CORP\\ivy")
+    async with page.expect_request(lambda r: r.url.endswith("/calendar-connection/test")) as sent:
+        await dialog.get_by_role("button", name="Test the connection").click()
+    body = (await sent.value).post_data_json
+    assert (body["username"], body["mailbox"], body["impersonate"]) == ("CORP\\ivy", email, False)
+    await expect(dialog.locator("#verdict")).to_have_attribute("data-verdict", "wrong_credentials")
     await impersonation.check()
     await expect(dialog.get_by_label("Service account username")).to_have_value("")
     await dialog.get_by_label("Service account username").fill(service)

@@ -6,31 +6,31 @@
 "use strict";
 
 const EWS_TEXTS = {
-  en: {ewsUrl: "EWS address", mailbox: "Email address", impersonate: "Sign in with a service account (impersonation)",
+  en: {ewsLogin: "Sign-in name, only if it differs", ewsUrl: "EWS address", mailbox: "Email address", impersonate: "Sign in with a service account (impersonation)",
     serviceUsername: "Service account username", servicePassword: "Service account password",
     ewsHint: "Your Exchange administrator knows the EWS address. A service account needs Exchange's ApplicationImpersonation role.",
     httpsRequired: "Use an https:// address, such as https://mail.example.com/EWS/Exchange.asmx.", notAnAddress: "Enter an email address, such as name@example.com.",
     exchangeServerOnly: "Only for Exchange Server.", verdict_not_caldav_ews: "The address answers, but not as Exchange Web Services (EWS).",
     verdict_wrong_credentials_ews: "Exchange did not accept the sign-in. Check the email address and the password; with a service account, also that it may act for this mailbox (ApplicationImpersonation)."},
-  da: {ewsUrl: "EWS-adresse", mailbox: "E-mailadresse", impersonate: "Log ind med en tjenestekonto (impersonation)",
+  da: {ewsLogin: "Log ind-navn, hvis det ikke er e-mailadressen", ewsUrl: "EWS-adresse", mailbox: "E-mailadresse", impersonate: "Log ind med en tjenestekonto (impersonation)",
     serviceUsername: "Tjenestekontoens brugernavn", servicePassword: "Tjenestekontoens adgangskode",
     ewsHint: "Din Exchange-administrator kender EWS-adressen. En tjenestekonto skal have Exchange-rollen ApplicationImpersonation.",
     httpsRequired: "Brug en https://-adresse, f.eks. https://mail.example.com/EWS/Exchange.asmx.", notAnAddress: "Indtast en e-mailadresse, f.eks. navn@example.com.",
     exchangeServerOnly: "Kun til Exchange Server.", verdict_not_caldav_ews: "Adressen svarer, men ikke som Exchange Web Services (EWS).",
     verdict_wrong_credentials_ews: "Exchange accepterede ikke log-ind. Kontroller e-mailadressen og adgangskoden; med en tjenestekonto også, at den må handle på vegne af denne postkasse (ApplicationImpersonation)."},
-  sv: {ewsUrl: "EWS-adress", mailbox: "E-postadress", impersonate: "Logga in med ett tjänstkonto (impersonation)",
+  sv: {ewsLogin: "Inloggningsnamn, om det inte är e-postadressen", ewsUrl: "EWS-adress", mailbox: "E-postadress", impersonate: "Logga in med ett tjänstkonto (impersonation)",
     serviceUsername: "Tjänstkontots användarnamn", servicePassword: "Tjänstkontots lösenord",
     ewsHint: "Din Exchange-administratör känner till EWS-adressen. Ett tjänstkonto behöver Exchange-rollen ApplicationImpersonation.",
     httpsRequired: "Använd en https://-adress, till exempel https://mail.example.com/EWS/Exchange.asmx.", notAnAddress: "Ange en e-postadress, till exempel namn@example.com.",
     exchangeServerOnly: "Endast för Exchange Server.", verdict_not_caldav_ews: "Adressen svarar, men inte som Exchange Web Services (EWS).",
     verdict_wrong_credentials_ews: "Exchange godtog inte inloggningen. Kontrollera e-postadressen och lösenordet; med ett tjänstkonto även att det får agera för den här postlådan (ApplicationImpersonation)."},
-  nl: {ewsUrl: "EWS-adres", mailbox: "E-mailadres", impersonate: "Aanmelden met een serviceaccount (impersonation)",
+  nl: {ewsLogin: "Aanmeldnaam, als dat niet het e-mailadres is", ewsUrl: "EWS-adres", mailbox: "E-mailadres", impersonate: "Aanmelden met een serviceaccount (impersonation)",
     serviceUsername: "Gebruikersnaam van het serviceaccount", servicePassword: "Wachtwoord van het serviceaccount",
     ewsHint: "Uw Exchange-beheerder kent het EWS-adres. Een serviceaccount heeft de Exchange-rol ApplicationImpersonation nodig.",
     httpsRequired: "Gebruik een https://-adres, zoals https://mail.example.com/EWS/Exchange.asmx.", notAnAddress: "Vul een e-mailadres in, zoals naam@example.com.",
     exchangeServerOnly: "Alleen voor Exchange Server.", verdict_not_caldav_ews: "Het adres antwoordt, maar niet als Exchange Web Services (EWS).",
     verdict_wrong_credentials_ews: "Exchange heeft de aanmelding niet geaccepteerd. Controleer het e-mailadres en het wachtwoord; bij een serviceaccount ook of het namens dit postvak mag werken (ApplicationImpersonation)."},
-  pl: {ewsUrl: "Adres EWS", mailbox: "Adres e-mail", impersonate: "Zaloguj się kontem usługi (personifikacja)",
+  pl: {ewsLogin: "Nazwa logowania, jeśli nie jest to adres e-mail", ewsUrl: "Adres EWS", mailbox: "Adres e-mail", impersonate: "Zaloguj się kontem usługi (personifikacja)",
     serviceUsername: "Nazwa użytkownika konta usługi", servicePassword: "Hasło konta usługi",
     ewsHint: "Adres EWS zna administrator Exchange. Konto usługi musi mieć rolę Exchange ApplicationImpersonation.",
     httpsRequired: "Użyj adresu https://, na przykład https://mail.example.com/EWS/Exchange.asmx.", notAnAddress: "Wpisz adres e-mail, na przykład imie@example.com.",
@@ -64,7 +64,8 @@ function fillSavedAccount(kind) {
   connectionForm.server_url.value = saved.server_url || "";
   connectionForm.mailbox.value = saved.mailbox || "";
   connectionForm.impersonate.checked = kind === "ews" && saved.impersonate;
-  if (kind === "caldav" || saved.impersonate) connectionForm.username.value = saved.username;
+  const ownLogin = kind === "ews" && !saved.impersonate && saved.username === saved.mailbox;
+  if (!ownLogin) connectionForm.username.value = saved.username;
 }
 
 function forgetField(name) {
@@ -89,23 +90,28 @@ function showAccountFields(kind) {
   connectionForm.impersonate.setAttribute("aria-expanded", String(impersonating));
   document.getElementById("ews-hint").hidden = !ews;
   document.getElementById("mailbox-row").hidden = !ews;
-  document.getElementById("username-row").hidden = ews && !impersonating;
+  document.getElementById("username-row").hidden = false;
   relabel("c-server_url-label", ews ? "ewsUrl" : "serverUrl");
-  relabel("c-username-label", impersonating ? "serviceUsername" : "username");
+  // Exchange logins are often not the address (CORP\ann): asked for, optional, without
+  // impersonation; the service account's with it.
+  relabel("c-username-label", impersonating ? "serviceUsername" : ews ? "ewsLogin" : "username");
+  connectionForm.username.placeholder = ews && !impersonating ? "CORP\\ann" : "";
   relabel("c-password-label", impersonating ? "servicePassword" : "password");
   connectionForm.server_url.placeholder = PLACEHOLDERS[ews ? "ews" : "caldav"];
 }
 
 // The account as the API takes it: without impersonation, the mailbox's owner signs in with
-// its address; with it, the service account does, for the mailbox.
+// its sign-in name, or its address when none is given; with it, the service account does,
+// for the mailbox.
 function ewsAccount() {
   const mailbox = connectionForm.mailbox.value.trim();
   const impersonate = connectionForm.impersonate.checked;
+  const login = connectionForm.username.value.trim();
   return {
     provider: "exchange",
     auth_kind: "basic",
     server_url: connectionForm.server_url.value.trim(),
-    username: impersonate ? connectionForm.username.value : mailbox,
+    username: impersonate ? connectionForm.username.value : login || mailbox,
     password: connectionForm.password.value,
     mailbox: mailbox || null,
     impersonate,
