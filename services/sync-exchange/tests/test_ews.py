@@ -390,7 +390,7 @@ async def test_a_redirect_to_an_internal_address_is_not_followed(box: Box) -> No
             self.end_headers()
 
         def log_message(self, *_: object) -> None:
-            pass
+            return None  # quiet
 
     canary = ThreadingHTTPServer(("127.0.0.1", 0), Canary)
     target = f"http://127.0.0.1:{canary.server_address[1]}/EWS/Exchange.asmx"
@@ -403,7 +403,7 @@ async def test_a_redirect_to_an_internal_address_is_not_followed(box: Box) -> No
             self.end_headers()
 
         def log_message(self, *_: object) -> None:
-            pass
+            return None  # quiet
 
     redirecting = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
     for server in (canary, redirecting):

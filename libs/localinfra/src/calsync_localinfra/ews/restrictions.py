@@ -75,10 +75,8 @@ def _compare(compare: Callable[[Any, Any], bool], expr: Element, item: Item) -> 
 def _typed(text: str) -> Any:
     if text in {"true", "false"}:
         return text == "true"
-    try:
+    if text.lstrip("-").isdigit():
         return int(text)
-    except ValueError:
-        pass
     try:
         instant = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
