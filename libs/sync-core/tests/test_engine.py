@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -464,3 +466,29 @@ async def test_an_occurrence_edit_overtaking_its_series_confirmation_goes_into_i
     assert plan.action is Outbound.UPDATE
     occurrence = f"s.ics#{(first + timedelta(weeks=1)).strftime('%Y%m%dT%H%M%SZ')}"
     assert occurrence in world.items()
+
+
+async def test_a_full_listing_knows_a_series_by_its_own_version_not_an_occurrences() -> None:
+    """Google and EWS give an edited occurrence a version of its own: the series must still be
+    named by its own, or every full listing reads every series with an edited occurrence."""
+    world = World()
+    start = NOW + timedelta(days=1)
+    series = fields_of(meeting(subject="Weekly")).model_copy(
+        update={"recurrence": Recurrence(rrule=["FREQ=WEEKLY;COUNT=4"])}
+    )
+    moved = fields_of(meeting(subject="Weekly (moved)")).model_copy(
+        update={"recurrence_id": start + timedelta(weeks=1)}
+    )
+    world.calendar.user_put(CAL, "s", series, ical_uid="weekly@app")
+    world.calendar.user_put(CAL, "s#20261130T090000Z", moved, ical_uid="weekly@app")
+    await world.engine.pull(full=True)
+    asked: list[Mapping[str, str | None]] = []
+    listing = world.calendar.list_window
+
+    async def spied(calendar_id: str, window: SyncWindow, known: Mapping[str, str | None]) -> Any:
+        asked.append(dict(known))
+        return await listing(calendar_id, window, known)
+
+    world.calendar.list_window = spied  # type: ignore[method-assign]
+    await world.engine.pull(full=True)
+    assert asked[0]["s"] == world.calendar.items[CAL]["s"].tag

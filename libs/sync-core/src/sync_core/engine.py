@@ -361,7 +361,10 @@ class SyncEngine:
     async def _list_fully(self, calendar_id: str, report: PullReport) -> None:
         report.full = True
         linked = [link for link in await self.links.in_calendar(calendar_id) if not link.deleted]
-        known = {series_of(link.external_id): link.version_tag for link in linked}
+        # Items are listed by series; a series' own link names its version, not one of its
+        # edited occurrences' (Google and EWS give those versions of their own).
+        series_last = sorted(linked, key=lambda link: OCCURRENCE_SEPARATOR not in link.external_id)
+        known = {series_of(link.external_id): link.version_tag for link in series_last}
         listing = await self.calendar.list_window(calendar_id, self.ctx.window, known)
         if is_suddenly_empty(listing.size, len(linked)):
             raise SuddenlyEmpty(f"calendar {calendar_id} listed empty with {len(linked)} linked")
