@@ -240,6 +240,14 @@ async def test_the_exchange_server_form_sends_only_what_was_typed_for_it(
     await dialog.get_by_label("Service account password").fill("service-password")
     await dialog.get_by_role("button", name="Test the connection").click()
     await expect(dialog.locator("#verdict")).to_have_attribute("data-verdict", "ok")
+    # Changed after its test, the password is refused at saving, in the user's words too.
+    await dialog.get_by_label("Service account password").fill("changed since")
+    await dialog.get_by_role("button", name="Save and subscribe").click()
+    await expect(dialog.locator("#ce-password")).to_have_text(
+        "Exchange did not accept the sign-in. Check the email address and the password; with a"
+        " service account, also that it may act for this mailbox (ApplicationImpersonation)."
+    )
+    await dialog.get_by_label("Service account password").fill("service-password")
     await dialog.get_by_role("button", name="Save and subscribe").click()
     await expect(dialog).to_be_hidden()
 
@@ -264,8 +272,9 @@ async def test_the_exchange_server_form_sends_only_what_was_typed_for_it(
 async def test_a_provider_chosen_while_the_users_connection_loads_stays_chosen(
     stack: Any, signed_in: tuple[Page, httpx.AsyncClient]
 ) -> None:
-    """The dialog loads the chosen user's connection: a provider picked meanwhile must not be
-    reset to that connection's (or CalDAV) when the answer comes (seen on a slow CI machine)."""
+    """The dialog loads the chosen user's connection: a provider picked, or an address typed,
+    meanwhile must not be reset to that connection's when the answer comes (seen on a slow CI
+    machine)."""
     page, api = signed_in
     made = await api.post(
         "/users", json={"name": "Slow Sam", "email": f"sam-{uuid.uuid4().hex[:6]}@example.com"}
@@ -289,6 +298,15 @@ async def test_a_provider_chosen_while_the_users_connection_loads_stays_chosen(
         await expect(
             dialog.get_by_role("button", name="Sign in with Google and subscribe")
         ).to_be_visible()
+        # Nor is an address typed meanwhile wiped when the answer comes.
+        await dialog.get_by_label("CalDAV", exact=False).check()
+        await dialog.get_by_label("For the user").select_option(index=0)
+        await dialog.get_by_label("For the user").select_option(label="Slow Sam")
+        await dialog.get_by_label("Server address").fill("https://dav.example.com/")
+        await page.wait_for_timeout(2_000)
+        await expect(dialog.get_by_label("Server address")).to_have_value(
+            "https://dav.example.com/"
+        )
         await dialog.get_by_role("button", name="Back to calendar").click()
     finally:
         await page.unroute(f"**/users/{sam}/calendar-connection")

@@ -63,7 +63,9 @@ function showConnectionErrors(error) {
   for (const item of details) {
     const field = item.loc[item.loc.length - 1];
     const target = document.getElementById(`ce-${field}`) || document.getElementById("ce-form");
-    target.textContent = CONNECTION_ERROR_TEXT[item.type] ? t(CONNECTION_ERROR_TEXT[item.type]) : item.msg;
+    // A verdict refusing a save (the account changed since its test) in the user's words too.
+    const verdict = String(item.type || "").startsWith("verdict_") && item.type.slice("verdict_".length);
+    target.textContent = verdict ? verdictWords(verdict) : CONNECTION_ERROR_TEXT[item.type] ? t(CONNECTION_ERROR_TEXT[item.type]) : item.msg;
     const input = document.getElementById(`c-${field}`);
     if (input && target.id !== "ce-form") input.setAttribute("aria-invalid", "true");
   }
@@ -102,13 +104,14 @@ async function openConnection(userId) {
 }
 
 // The chosen user's current connection, and its settings when there is one.
-// The provider choices wait while the user's connection loads: a choice made meanwhile would
-// be overwritten by the loaded one. Only the latest load (the user chosen last) applies.
+// The provider choices and the account's fields wait while the user's connection loads: a
+// choice made or an address typed meanwhile would be overwritten by the loaded connection.
+// Only the latest load (the user chosen last) applies.
 let connectionLoads = 0;
 
 async function showConnectionOf() {
   const load = ++connectionLoads;
-  const choices = [...connectionForm.querySelectorAll("#providers, input[name=exchange_kind]")].map((e) => e.closest("fieldset"));
+  const choices = [...connectionForm.querySelectorAll("#providers, input[name=exchange_kind], #account-fields")].map((e) => e.closest("fieldset"));
   clearConnectionErrors();
   document.getElementById("verdict").textContent = "";
   forgetTypedAccount(); // connection_ews.js: nothing of an earlier test stays in the form
@@ -155,12 +158,17 @@ async function testConnection() {
   showVerdict(result, []);
 }
 
+// A verdict in the chosen provider's terms where it has its own words, else the common ones.
+function verdictWords(verdict) {
+  const worded = `verdict_${verdict}_${chosenKind()}`;
+  return t(worded) !== worded ? t(worded) : t(`verdict_${verdict}`);
+}
+
 // A connection test's answer: the verdict in words and the calendars to pick (`chosen` ticked;
 // with none chosen yet, the account's first: its default calendar, as servers list it first).
 function showVerdict(result, chosen) {
   const verdict = document.getElementById("verdict");
-  const worded = `verdict_${result.verdict}_${chosenKind()}`; // in the provider's terms
-  verdict.textContent = t(worded) !== worded ? t(worded) : t(`verdict_${result.verdict}`);
+  verdict.textContent = verdictWords(result.verdict);
   verdict.dataset.verdict = result.verdict;
   const list = document.getElementById("calendar-list");
   list.replaceChildren();

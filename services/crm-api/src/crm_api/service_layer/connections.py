@@ -202,7 +202,8 @@ def _require_usable(result: ProbeResult) -> None:
     if result.usable:
         return
     field_name = "password" if result.verdict is ProbeVerdict.WRONG_CREDENTIALS else "server_url"
-    raise Invalid(("body", field_name), result.message)
+    # The verdict as the code: the page words it in its user's language, as a test's verdict.
+    raise Invalid(("body", field_name), result.message, f"verdict_{result.verdict.value}")
 
 
 def _apply(
