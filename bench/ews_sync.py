@@ -30,6 +30,7 @@ from exchangelib import CalendarItem, EWSDateTime
 from exchangelib.folders import Calendar
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.provider_report import print_sync_figures
 from calsync_contracts import Provider
 from calsync_contracts.events import ProviderChange
 from calsync_contracts.internal import Credentials
@@ -149,18 +150,9 @@ async def ours(exchange: LocalExchangeServer, database_url: str, count: int) -> 
 
 
 def report(events: int, mine: dict[str, float]) -> None:
-    rate = mine["import_published"] / mine["import_s"]
-    print(f"\nExchange Server (EWS) sync, {events} events on the EWS stand-in")
-    print(
-        f"  initial import  {mine['import_s']:8.2f} s   {mine['import_published']:.0f} items, "
-        f"{mine['import_requests']:.0f} EWS requests, {rate:.0f} items/s"
+    print_sync_figures(
+        f"Exchange Server (EWS) sync, {events} events on the EWS stand-in", "EWS", mine
     )
-    print(
-        f"  10 changes      {mine['incremental_s']:8.3f} s   {mine['incremental_requests']:.0f} "
-        f"requests, {mine['incremental_published']:.0f} published"
-    )
-    idle = mine["idle_requests"]
-    print(f"  idle poll       {mine['idle_s']:8.3f} s   {idle:.0f} request{'s' * (idle != 1)}")
 
 
 def main() -> int:

@@ -29,6 +29,7 @@ from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.provider_report import print_sync_figures
 from calsync_contracts import Provider
 from calsync_contracts.events import ProviderChange
 from calsync_localinfra.google import LocalGoogle
@@ -152,19 +153,11 @@ async def push_latency(port: GoogleCalendar, theirs: Any, samples: int = 20) -> 
 
 
 def report(events: int, mine: dict[str, float]) -> None:
-    rate = mine["import_published"] / mine["import_s"]
-    print(
-        f"\nGoogle sync, {events} events on the Google stand-in (client library, real status table)"
+    print_sync_figures(
+        f"Google sync, {events} events on the Google stand-in (client library, real status table)",
+        "API",
+        mine,
     )
-    print(
-        f"  initial import  {mine['import_s']:8.2f} s   {mine['import_published']:.0f} items, "
-        f"{mine['import_requests']:.0f} API requests, {rate:.0f} items/s"
-    )
-    print(
-        f"  10 changes      {mine['incremental_s']:8.3f} s   {mine['incremental_requests']:.0f} "
-        f"requests, {mine['incremental_published']:.0f} published"
-    )
-    print(f"  idle poll       {mine['idle_s']:8.3f} s   {mine['idle_requests']:.0f} request")
     print(f"  push delivered  {mine['push_ms']:8.1f} ms after the change (median of 20)")
 
 

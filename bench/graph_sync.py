@@ -24,6 +24,7 @@ from uuid import uuid4
 import httpx
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.provider_report import print_sync_figures
 from calsync_contracts import Provider
 from calsync_contracts.events import ProviderChange
 from calsync_localinfra.microsoft import LocalMicrosoft
@@ -136,17 +137,9 @@ async def ours(microsoft: LocalMicrosoft, database_url: str, count: int) -> dict
 
 
 def report(events: int, mine: dict[str, float]) -> None:
-    rate = mine["import_published"] / mine["import_s"]
-    print(f"\nExchange Online (Graph) sync, {events} events on the Microsoft stand-in")
-    print(
-        f"  initial import  {mine['import_s']:8.2f} s   {mine['import_published']:.0f} items, "
-        f"{mine['import_requests']:.0f} Graph requests, {rate:.0f} items/s"
+    print_sync_figures(
+        f"Exchange Online (Graph) sync, {events} events on the Microsoft stand-in", "Graph", mine
     )
-    print(
-        f"  10 changes      {mine['incremental_s']:8.3f} s   {mine['incremental_requests']:.0f} "
-        f"requests, {mine['incremental_published']:.0f} published"
-    )
-    print(f"  idle poll       {mine['idle_s']:8.3f} s   {mine['idle_requests']:.0f} request")
 
 
 def main() -> int:
